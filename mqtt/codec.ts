@@ -206,6 +206,9 @@ function encodeConnect(p: Extract<PacketInput, { cmd: "connect" }>): Uint8Array 
   const clientIdLength = remaining - 12;
   let flags = p.clean === true ? 0x02 : 0;
   const will = p.will;
+  if (will !== undefined && (typeof will !== "object" || will === null)) {
+    throw new ProtocolError("CONNECT: will must be an object {topic, payload, qos, retain}");
+  }
   let willTopicLength = 0;
   let willPayload: Uint8Array = EMPTY;
   let willQos: QoS = 0;
@@ -256,6 +259,7 @@ function encodeSubscribe(messageId: number, subscriptions: Subscription[]): Uint
   const lengths: number[] = [];
   let remaining = 2;
   for (const s of subscriptions) {
+    if (typeof s !== "object" || s === null) throw new ProtocolError("SUBSCRIBE: each subscription must be {topic, qos}");
     const length = stringLength(s.topic, "SUBSCRIBE topic filter");
     checkTopicFilter(s.topic, "SUBSCRIBE");
     checkQos(s.qos, "SUBSCRIBE requested");
@@ -314,6 +318,7 @@ function encodeSuback(messageId: number, granted: GrantedQoS[]): Uint8Array {
 
 /** Encodes one packet into an exactly-sized buffer; throws ProtocolError for an invalid packet. */
 export function encode(packet: PacketInput): Uint8Array {
+  if (typeof packet !== "object" || packet === null) throw new ProtocolError("a packet must be an object with a cmd");
   switch (packet.cmd) {
     case "publish":
       return encodePublish(packet);
