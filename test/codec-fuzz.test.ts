@@ -34,7 +34,7 @@ const seeds: PacketInput[] = [
   { cmd: "suback", messageId: 2, granted: [0, 0x80] },
   { cmd: "unsubscribe", messageId: 3, unsubscriptions: ["a/+/#"] },
   { cmd: "pingresp" },
-].map((p) => p);
+];
 const seedBytes = seeds.map((p) => encode(p));
 
 function mutate(r: ReturnType<typeof rng>): Uint8Array {

@@ -82,7 +82,14 @@ function deepEqualAt(actual: unknown, expected: unknown, path: string): string |
   return `${path}: ${show(actual)} !== ${show(expected)}`;
 }
 
-export const assert = {
+export interface Assert {
+  ok(value: unknown, message?: string): asserts value;
+  equal<T>(actual: T, expected: T, message?: string): void;
+  deepEqual(actual: unknown, expected: unknown, message?: string): void;
+  throws(run: () => unknown, type: abstract new (...args: never[]) => Error, pattern?: RegExp): void;
+}
+
+export const assert: Assert = {
   ok(value: unknown, message?: string): asserts value {
     if (!value) throw new AssertionError(message ?? `expected truthy, got ${show(value)}`);
   },
