@@ -1,0 +1,856 @@
+// The MQTT 3.1.1 client session, sans-I/O (in the style of h11 / quinn-proto): no socket, no timer,
+// no clock. Inputs are API calls, decoded packets from the broker, transport up/down notices and the
+// current time `now` (ms, any monotonic origin). Outputs are drained by the host:
+//   pollTransmit()  packets to encode and write, in order;
+//   pollEvent()     events: host actions ("open", "close") and app events ("connect", "message", ...);
+//   nextDeadline()  when to call handleTimeout(now) next.
+// Everything is deterministic: jitter comes from an injected random source.
+//
+// Spec statements this file implements are cited as [MQTT-x.y.z-n] (MQTT 3.1.1, OASIS 2014).
+
+import type {
+  ConnackReturnCode,
+  GrantedQoS,
+  Packet,
+  PacketInput,
+  PublishPacket,
+  QoS,
+  Subscription,
+  Will,
+} from "./packets";
+import { Outbox, QUEUED, RELEASED, SENT, type OutboxEntry } from "./outbox";
+import { utf8Encode, utf8Length } from "./utf8";
+
+/** Bad local input (options, API arguments): the message names the field. */
+export class MqttUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MqttUsageError";
+  }
+}
+
+export interface SessionOptions {
+  clientId: string;
+  /** CleanSession flag (default true). */
+  clean?: boolean;
+  /** Keepalive in seconds, 0 disables (default 60) [MQTT-3.1.2.10]. */
+  keepalive?: number;
+  username?: string;
+  password?: string | Uint8Array;
+  will?: Will;
+  /** Most outgoing QoS 1/2 messages awaiting acknowledgement (default 16). */
+  maxInflight?: number;
+  /** Time allowed to open the transport, and again to get CONNACK (ms, default 30000). */
+  connectTimeout?: number;
+  /** First reconnect delay (ms, default 1000); doubles per failure up to reconnectMax (default 60000). */
+  reconnectMin?: number;
+  reconnectMax?: number;
+  /** Delay after a refused CONNACK (ms, default 30000), doubling up to refusedMax (default 600000). */
+  refusedMin?: number;
+  refusedMax?: number;
+  /** Random source in [0, 1) for backoff jitter (default Math.random). */
+  random?: () => number;
+  /** The message store; default an in-memory outbox of 100 messages / 32 KB. */
+  outbox?: Outbox;
+  /** Most topic filters per SUBSCRIBE when restoring subscriptions (default 8, OneNET's limit). */
+  subscribeBatch?: number;
+  /** Log sink: level and a `text key=value` message. */
+  log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  /** First packet identifier to try (1..65535, default 1). For tests of the wrap. */
+  firstPacketId?: number;
+}
+
+export type SessionEvent =
+  /** Host: open the transport now, then call transportUp(now) or transportDown(now, reason). */
+  | { type: "open" }
+  /** Host: close the transport (when `graceful`, after writing every packet already polled). */
+  | { type: "close"; reason: string; graceful: boolean }
+  /** CONNACK accepted. */
+  | { type: "connect"; sessionPresent: boolean }
+  /** The connection is gone (after "connect"); the session reconnects by itself unless ended. */
+  | { type: "offline"; reason: string }
+  /** CONNACK refused: `reason` spells the return code. */
+  | { type: "refused"; returnCode: ConnackReturnCode; reason: string }
+  /** A message from the broker (delivered once per PUBLISH, exactly once for QoS 2). */
+  | { type: "message"; packet: PublishPacket }
+  /** A published message is done: QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP. `seq` from publish(). */
+  | { type: "delivered"; seq: number; qos: QoS }
+  /** Answer to a subscribe() request (token from subscribe()). */
+  | { type: "suback"; token: number; topics: string[]; granted: GrantedQoS[] }
+  /** Answer to an unsubscribe() request (token from unsubscribe()). */
+  | { type: "unsuback"; token: number; topics: string[] }
+  /** end() has finished: the session is closed for good. */
+  | { type: "end" };
+
+/** CONNACK return codes spelled out [MQTT-3.2.2.3, table 3.1]. */
+export const CONNACK_REASONS: readonly string[] = [
+  "accepted",
+  "unacceptable protocol version",
+  "identifier rejected",
+  "server unavailable",
+  "bad user name or password",
+  "not authorized",
+];
+
+export type SessionState = "idle" | "waiting" | "opening" | "connecting" | "connected" | "ended";
+
+interface Request {
+  kind: "subscribe" | "unsubscribe";
+  token: number;
+  topics: string[];
+  qos: QoS[];
+  /** 0 while not sent on the current connection. */
+  messageId: number;
+}
+
+const INTERNAL = 0; // token of the SUBSCRIBE packets that restore subscriptions
+
+export class Session {
+  readonly clientId: string;
+  readonly clean: boolean;
+  readonly keepalive: number;
+  readonly maxInflight: number;
+  readonly outbox: Outbox;
+  #username: string | undefined;
+  #password: Uint8Array | undefined;
+  #will: Will | undefined;
+  #connectTimeout: number;
+  #reconnectMin: number;
+  #reconnectMax: number;
+  #refusedMin: number;
+  #refusedMax: number;
+  #random: () => number;
+  #subscribeBatch: number;
+  #log: ((level: "debug" | "info" | "warn" | "error", message: string) => void) | undefined;
+
+  #state: SessionState = "idle";
+  #networkUp = true;
+  #deadline = -1; // -1: none
+  #failures = 0;
+  #refusals = 0;
+  #nextBackoff = 0; // the delay used for the last scheduled reconnect (for tests and logs)
+
+  // Outgoing queue bookkeeping: entries [0, #next) of the outbox are in flight (SENT/RELEASED);
+  // entries from #next on are QUEUED.
+  #next = 0;
+  #inflight = 0;
+  // Packet identifiers in use, by owner (outgoing publish or subscribe/unsubscribe request).
+  #ids = new Map<number, OutboxEntry | Request>();
+  #lastId: number;
+  // Inbound QoS 2 identifiers held from PUBLISH to PUBREL [MQTT-4.3.3-2].
+  #inbound = new Set<number>();
+  // Subscriptions the app wants (topic filter -> QoS), and requests not yet answered.
+  #subs = new Map<string, QoS>();
+  #requests: Request[] = [];
+  #nextToken = 1;
+
+  // Keepalive
+  #lastTx = 0;
+  #lastRx = 0;
+  #pingOutstanding = false;
+
+  #tx: PacketInput[] = [];
+  #txHead = 0;
+  #events: SessionEvent[] = [];
+  #eventHead = 0;
+
+  constructor(options: SessionOptions) {
+    if (typeof options.clientId !== "string") throw new MqttUsageError("clientId must be a string");
+    if (utf8Length(options.clientId) < 0 || utf8Length(options.clientId) > 65535) {
+      throw new MqttUsageError("clientId must be valid UTF-8 of at most 65535 bytes");
+    }
+    this.clientId = options.clientId;
+    this.clean = options.clean ?? true;
+    if (!this.clean && options.clientId === "") {
+      throw new MqttUsageError("clientId must not be empty when clean is false [MQTT-3.1.3-7]");
+    }
+    const keepalive = options.keepalive ?? 60;
+    if (!(keepalive >= 0 && keepalive <= 65535) || keepalive !== Math.floor(keepalive)) {
+      throw new MqttUsageError(`keepalive must be a whole number of seconds 0..65535, got ${String(keepalive)}`);
+    }
+    this.keepalive = keepalive;
+    const maxInflight = options.maxInflight ?? 16;
+    if (!(maxInflight >= 1 && maxInflight <= 65535) || maxInflight !== Math.floor(maxInflight)) {
+      throw new MqttUsageError(`maxInflight must be a whole number 1..65535, got ${String(maxInflight)}`);
+    }
+    this.maxInflight = maxInflight;
+    this.#username = options.username;
+    if (options.password !== undefined && options.username === undefined) {
+      throw new MqttUsageError("password needs a username [MQTT-3.1.2-22]");
+    }
+    const password = options.password;
+    this.#password = typeof password === "string" ? utf8Encode(password) : password;
+    this.#will = options.will;
+    this.#connectTimeout = positive(options.connectTimeout ?? 30000, "connectTimeout");
+    this.#reconnectMin = positive(options.reconnectMin ?? 1000, "reconnectMin");
+    this.#reconnectMax = positive(options.reconnectMax ?? 60000, "reconnectMax");
+    this.#refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
+    this.#refusedMax = positive(options.refusedMax ?? 600000, "refusedMax");
+    this.#random = options.random ?? Math.random;
+    this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
+    this.#log = options.log;
+    this.outbox = options.outbox ?? new Outbox({ warn: (m) => this.#log?.("warn", m) });
+    const first = options.firstPacketId ?? 1;
+    if (!(first >= 1 && first <= 65535)) throw new MqttUsageError("firstPacketId must be 1..65535");
+    this.#lastId = first - 1;
+    // Messages restored from storage: QoS 2 ones that had reached PUBREL keep their identifier so a
+    // resumed session can finish them; the others are sent again.
+    this.#resetInflight(false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outputs
+
+  /** Next packet to write, or undefined. The packet is valid until the next call into the session. */
+  pollTransmit(): PacketInput | undefined {
+    if (this.#txHead >= this.#tx.length) {
+      if (this.#txHead) {
+        this.#tx.length = 0;
+        this.#txHead = 0;
+      }
+      return undefined;
+    }
+    return this.#tx[this.#txHead++];
+  }
+
+  pollEvent(): SessionEvent | undefined {
+    if (this.#eventHead >= this.#events.length) {
+      if (this.#eventHead) {
+        this.#events.length = 0;
+        this.#eventHead = 0;
+      }
+      return undefined;
+    }
+    return this.#events[this.#eventHead++];
+  }
+
+  /** When handleTimeout should be called next (ms, same clock as `now`), or -1 for never. */
+  nextDeadline(): number {
+    if (this.#state !== "connected" || this.keepalive === 0) return this.#deadline;
+    const k = this.keepalive * 1000;
+    const dead = this.#lastRx + k + k / 2;
+    if (this.#pingOutstanding) return dead;
+    const ping = Math.min(this.#lastTx, this.#lastRx) + k;
+    return ping < dead ? ping : dead;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get connected(): boolean {
+    return this.#state === "connected";
+  }
+
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Inbound QoS 2 packet identifiers held until PUBREL. */
+  get inboundHeld(): number {
+    return this.#inbound.size;
+  }
+
+  /** The delay chosen for the last scheduled reconnect (ms). */
+  get lastBackoff(): number {
+    return this.#nextBackoff;
+  }
+
+  /** Subscriptions the session keeps (restored after a reconnect that lost the broker's session). */
+  get subscriptions(): ReadonlyMap<string, QoS> {
+    return this.#subs;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection lifecycle
+
+  /** Starts connecting (at once). */
+  start(now: number): void {
+    if (this.#state !== "idle") return;
+    this.#state = "waiting";
+    this.#deadline = this.#networkUp ? now : -1;
+    if (this.#networkUp) this.handleTimeout(now);
+  }
+
+  /** The transport the session asked for ("open") is up: sends CONNECT. */
+  transportUp(now: number): void {
+    if (this.#state !== "opening") return;
+    this.#state = "connecting";
+    this.#deadline = now + this.#connectTimeout;
+    this.#lastRx = now;
+    this.#pingOutstanding = false;
+    this.#send(
+      {
+        cmd: "connect",
+        clientId: this.clientId,
+        clean: this.clean,
+        keepalive: this.keepalive,
+        will: this.#will,
+        username: this.#username,
+        password: this.#password,
+      },
+      now,
+    );
+  }
+
+  /** The transport closed or failed (not after a "close" the session asked for). */
+  transportDown(now: number, reason: string): void {
+    if (this.#state !== "opening" && this.#state !== "connecting" && this.#state !== "connected") return;
+    this.#lost(now, reason, false);
+  }
+
+  /** The network layer lost its link: close the transport and wait for networkUp. */
+  networkDown(now: number): void {
+    if (!this.#networkUp) return;
+    this.#networkUp = false;
+    if (this.#state === "opening" || this.#state === "connecting" || this.#state === "connected") {
+      this.#lost(now, "network down", true);
+    }
+    if (this.#state === "waiting") this.#deadline = -1;
+  }
+
+  /** The network is back: reconnect now. */
+  networkUp(now: number): void {
+    if (this.#networkUp) return;
+    this.#networkUp = true;
+    if (this.#state === "waiting") {
+      this.#deadline = now;
+      this.handleTimeout(now);
+    }
+  }
+
+  /** Ends the session: DISCONNECT if connected, then close; no reconnect. Queued messages stay in the outbox. */
+  end(now: number): void {
+    if (this.#state === "ended") return;
+    const wasConnected = this.#state === "connected";
+    const active = wasConnected || this.#state === "opening" || this.#state === "connecting";
+    if (!wasConnected) this.#dropConnectionState(true);
+    else {
+      this.#dropConnectionState(false); // packets already queued still go, then DISCONNECT
+      this.#send({ cmd: "disconnect" }, now);
+    }
+    this.#state = "ended";
+    this.#deadline = -1;
+    if (active) this.#event({ type: "close", reason: "end", graceful: wasConnected });
+    if (wasConnected) this.#event({ type: "offline", reason: "end" });
+    this.#event({ type: "end" });
+  }
+
+  /** Time has passed: keepalive, connect timeouts, reconnects. */
+  handleTimeout(now: number): void {
+    switch (this.#state) {
+      case "waiting":
+        if (this.#networkUp && this.#deadline >= 0 && now >= this.#deadline) {
+          this.#state = "opening";
+          this.#deadline = now + this.#connectTimeout;
+          this.#event({ type: "open" });
+        }
+        return;
+      case "opening":
+        if (now >= this.#deadline) this.#lost(now, "connect timeout (transport)", true);
+        return;
+      case "connecting":
+        if (now >= this.#deadline) this.#lost(now, "connect timeout (no CONNACK)", true);
+        return;
+      case "connected": {
+        if (this.keepalive === 0) return;
+        const k = this.keepalive * 1000;
+        if (now >= this.#lastRx + k + k / 2) {
+          // Nothing from the broker for 1.5 x keepalive: the link is dead even if TCP says nothing.
+          this.#lost(now, `keepalive timeout, nothing received for ${now - this.#lastRx} ms`, true);
+          return;
+        }
+        if (!this.#pingOutstanding && (now >= this.#lastTx + k || now >= this.#lastRx + k)) {
+          // [MQTT-3.1.2-23]: a control packet at least every keepalive; PINGREQ when idle [MQTT-3.1.2.10].
+          this.#pingOutstanding = true;
+          this.#send({ cmd: "pingreq" }, now);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // App API
+
+  /**
+   * Accepts a message. Returns its sequence number (> 0), reported again in the "delivered" event,
+   * or 0 when the outbox is full (the message is refused and a warning logged).
+   * Throws MqttUsageError for an invalid topic or QoS.
+   */
+  publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number): number {
+    if (this.#state === "ended") throw new MqttUsageError("publish after end()");
+    checkTopicName(topic);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
+    if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
+    const outbox = this.outbox;
+    // A QoS 0 message that can go at once is not worth a flash write.
+    const immediate = qos === 0 && this.#state === "connected" && this.#next === outbox.length;
+    const entry = outbox.add(topic, payload, qos, retain, !immediate);
+    if (!entry) {
+      this.#log?.("warn", `publish refused: outbox full topic=${topic} qos=${qos}`);
+      return 0;
+    }
+    if (this.#state === "connected") this.#pump(now);
+    return entry.seq;
+  }
+
+  /** Subscribes; the answer comes as a "suback" event with the returned token. */
+  subscribe(subscriptions: Subscription[], now: number): number {
+    if (this.#state === "ended") throw new MqttUsageError("subscribe after end()");
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) {
+      throw new MqttUsageError("subscribe needs at least one topic filter [MQTT-3.8.3-3]");
+    }
+    const topics: string[] = [];
+    const qos: QoS[] = [];
+    for (const s of subscriptions) {
+      checkTopicFilter(s.topic);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
+        throw new MqttUsageError(`subscription qos must be 0, 1 or 2, got ${String(s.qos)}`);
+      }
+      topics.push(s.topic);
+      qos.push(s.qos);
+    }
+    for (let i = 0; i < topics.length; i++) this.#subs.set(topics[i], qos[i]);
+    const request: Request = { kind: "subscribe", token: this.#nextToken++, topics, qos, messageId: 0 };
+    this.#requests.push(request);
+    if (this.#state === "connected") this.#sendRequest(request, now);
+    return request.token;
+  }
+
+  /** Unsubscribes; the answer comes as an "unsuback" event with the returned token. */
+  unsubscribe(topics: string[], now: number): number {
+    if (this.#state === "ended") throw new MqttUsageError("unsubscribe after end()");
+    if (!Array.isArray(topics) || topics.length === 0) {
+      throw new MqttUsageError("unsubscribe needs at least one topic filter [MQTT-3.10.3-2]");
+    }
+    for (const t of topics) checkTopicFilter(t);
+    for (const t of topics) this.#subs.delete(t);
+    const request: Request = { kind: "unsubscribe", token: this.#nextToken++, topics: topics.slice(), qos: [], messageId: 0 };
+    this.#requests.push(request);
+    if (this.#state === "connected") this.#sendRequest(request, now);
+    return request.token;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Packets from the broker
+
+  /** A packet decoded from the broker's stream. Protocol violations close the connection. */
+  handlePacket(packet: Packet, now: number): void {
+    const state = this.#state;
+    if (state !== "connecting" && state !== "connected") return; // stale: the transport is gone
+    this.#lastRx = now;
+    if (state === "connecting") {
+      if (packet.cmd !== "connack") {
+        this.#violation(now, `expected CONNACK first, got ${packet.cmd.toUpperCase()} [MQTT-3.2.0-1]`);
+        return;
+      }
+      this.#connack(packet.returnCode, packet.sessionPresent, now);
+      return;
+    }
+    switch (packet.cmd) {
+      case "publish":
+        this.#inboundPublish(packet, now);
+        return;
+      case "pubrel":
+        // Release the identifier and complete; a duplicate PUBREL (id already released) is answered
+        // with PUBCOMP too [MQTT-4.3.3-2, 4.4.0-1].
+        this.#inbound.delete(packet.messageId);
+        this.#send({ cmd: "pubcomp", messageId: packet.messageId }, now);
+        return;
+      case "puback":
+        this.#ack(packet.messageId, 1, now);
+        return;
+      case "pubrec":
+        this.#pubrec(packet.messageId, now);
+        return;
+      case "pubcomp":
+        this.#ack(packet.messageId, 2, now);
+        return;
+      case "suback":
+        this.#suback(packet.messageId, packet.granted, now);
+        return;
+      case "unsuback":
+        this.#unsuback(packet.messageId, now);
+        return;
+      case "pingresp":
+        this.#pingOutstanding = false;
+        return;
+      default:
+        this.#violation(now, `unexpected ${packet.cmd.toUpperCase()} from the broker`);
+        return;
+    }
+  }
+
+  /** The decoder refused the broker's bytes: close and reconnect. */
+  protocolError(now: number, message: string): void {
+    if (this.#state !== "connecting" && this.#state !== "connected") return;
+    this.#violation(now, `protocol error: ${message}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  #send(packet: PacketInput, now: number): void {
+    this.#tx.push(packet);
+    this.#lastTx = now;
+  }
+
+  #event(event: SessionEvent): void {
+    this.#events.push(event);
+  }
+
+  #violation(now: number, reason: string): void {
+    this.#log?.("error", `broker violated the protocol, closing reason=${reason}`);
+    this.#lost(now, reason, true);
+  }
+
+  /** The connection is gone (or must go): schedule the reconnect. */
+  #lost(now: number, reason: string, mustClose: boolean, refused = false): void {
+    const wasConnected = this.#state === "connected";
+    if (mustClose) this.#event({ type: "close", reason, graceful: false });
+    this.#dropConnectionState(true);
+    if (wasConnected) {
+      this.#failures = 0;
+      this.#event({ type: "offline", reason });
+    }
+    this.#state = "waiting";
+    let delay: number;
+    if (refused) {
+      delay = Math.min(this.#refusedMax, this.#refusedMin * 2 ** this.#refusals);
+      this.#refusals++;
+    } else {
+      delay = Math.min(this.#reconnectMax, this.#reconnectMin * 2 ** this.#failures);
+      this.#failures++;
+    }
+    // Jitter: between half and all of the delay, so a fleet does not reconnect in step.
+    delay = Math.round(delay / 2 + (this.#random() * delay) / 2);
+    this.#nextBackoff = delay;
+    this.#deadline = this.#networkUp ? now + delay : -1;
+    this.#log?.("info", `connection lost, reconnect scheduled reason=${reason} delay=${delay}`);
+  }
+
+  /** Forget what belonged to the connection: ids of requests, ping state. Messages stay. */
+  #dropConnectionState(clearTx: boolean): void {
+    this.#pingOutstanding = false;
+    if (clearTx) {
+      this.#tx.length = 0;
+      this.#txHead = 0;
+    }
+    for (const r of this.#requests) {
+      if (r.messageId) this.#ids.delete(r.messageId);
+      r.messageId = 0;
+    }
+  }
+
+  #connack(returnCode: ConnackReturnCode, sessionPresent: boolean, now: number): void {
+    if (returnCode !== 0) {
+      const reason = `CONNACK refused code=${returnCode} (${CONNACK_REASONS[returnCode] ?? "unknown"})`;
+      this.#event({ type: "refused", returnCode, reason });
+      this.#log?.("error", `connection refused code=${returnCode} reason=${CONNACK_REASONS[returnCode] ?? "unknown"}`);
+      // Server unavailable is worth a normal retry; the others will not fix themselves soon.
+      this.#lost(now, reason, true, returnCode !== 3);
+      return;
+    }
+    if (this.clean && sessionPresent) {
+      // [MQTT-3.2.2-1]: with CleanSession 1 the server must answer sessionPresent 0.
+      this.#violation(now, "sessionPresent set for a clean session [MQTT-3.2.2-1]");
+      return;
+    }
+    this.#state = "connected";
+    this.#deadline = -1;
+    this.#refusals = 0;
+    this.#failures = 0;
+    const resumed = !this.clean && sessionPresent;
+    if (!resumed) {
+      // The broker has no state of ours: in-flight messages go again as new messages (new ids, no DUP),
+      // in their original order, and held inbound QoS 2 ids are forgotten [MQTT-3.1.2-6].
+      this.#inbound.clear();
+      this.#resetInflight(true);
+    }
+    this.#event({ type: "connect", sessionPresent });
+    if (resumed) {
+      // [MQTT-4.4.0-1]: re-send unacknowledged PUBLISH (DUP set [MQTT-3.3.1-1]) and PUBREL, in the
+      // original order [MQTT-4.6.0-1].
+      const entries = this.outbox.entries;
+      for (let i = 0; i < this.#next; i++) {
+        const e = entries[i];
+        if (e.state === SENT) {
+          e.dup = true;
+          this.#send(e, now);
+        } else if (e.state === RELEASED) {
+          this.#send({ cmd: "pubrel", messageId: e.messageId! }, now);
+        }
+      }
+      for (const r of this.#requests) this.#sendRequest(r, now);
+    } else {
+      this.#restoreSubscriptions(now);
+    }
+    this.#pump(now);
+  }
+
+  /**
+   * Puts every in-flight message back in the queue: released identifiers, DUP cleared.
+   * `all` false (at construction): QoS 2 messages that reached PUBREL keep their state and id.
+   */
+  #resetInflight(all: boolean): void {
+    const entries = this.outbox.entries;
+    this.#inflight = 0;
+    for (const [id, owner] of this.#ids) if ("seq" in owner) this.#ids.delete(id);
+    let next = 0;
+    if (!all && !this.clean) {
+      // A persistent session restored from storage: entries that were in flight keep their ids so
+      // the DUP resend / PUBREL can complete them; they must come first in the outbox, which holds
+      // since messages are sent in order.
+      while (next < entries.length && entries[next].state !== QUEUED && entries[next].messageId !== undefined) {
+        const e = entries[next];
+        this.#ids.set(e.messageId!, e);
+        this.#inflight++;
+        next++;
+      }
+    }
+    for (let i = next; i < entries.length; ) {
+      const e = entries[i];
+      if (e.state === RELEASED) {
+        // PUBREC came: the broker owns this QoS 2 message; publishing it again could deliver it twice
+        // [MQTT-4.3.3-1]. Without the broker's session there is nothing to release: it is done.
+        this.outbox.removeAt(i);
+        this.#log?.("info", `QoS 2 message past PUBREC counted delivered after session loss seq=${e.seq}`);
+        this.#event({ type: "delivered", seq: e.seq, qos: 2 });
+        continue;
+      }
+      i++;
+      if (e.state !== QUEUED || e.messageId !== undefined || e.dup) {
+        e.state = QUEUED;
+        e.messageId = undefined;
+        e.dup = false;
+      }
+    }
+    this.#next = next;
+  }
+
+  #restoreSubscriptions(now: number): void {
+    // Requests still waiting are sent again as they are; the rest of the wanted subscriptions go
+    // in batches. Pending unsubscribes are done: the new session has no subscriptions.
+    const pending = new Set<string>();
+    const requests = this.#requests;
+    for (let i = 0; i < requests.length; ) {
+      const r = requests[i];
+      if (r.kind === "unsubscribe") {
+        requests.splice(i, 1);
+        this.#event({ type: "unsuback", token: r.token, topics: r.topics });
+        continue;
+      }
+      for (const t of r.topics) pending.add(t);
+      i++;
+    }
+    const restore: Request[] = [];
+    let batch: Request | undefined;
+    let count = 0;
+    for (const [topic, qos] of this.#subs) {
+      if (pending.has(topic)) continue;
+      if (!batch) {
+        batch = { kind: "subscribe", token: INTERNAL, topics: [], qos: [], messageId: 0 };
+        restore.push(batch);
+      }
+      batch.topics.push(topic);
+      batch.qos.push(qos);
+      count++;
+      if (batch.topics.length >= this.#subscribeBatch) batch = undefined;
+    }
+    if (count) this.#log?.("info", `restoring subscriptions count=${count}`);
+    // Restored subscriptions first, in the order they were made; then the app's waiting requests.
+    this.#requests = restore.concat(requests);
+    for (const r of this.#requests) this.#sendRequest(r, now);
+  }
+
+  #sendRequest(request: Request, now: number): void {
+    const id = this.#allocateId(request);
+    if (id === 0) {
+      this.#log?.("warn", "no free packet identifier, request waits");
+      return;
+    }
+    request.messageId = id;
+    if (request.kind === "subscribe") {
+      const subscriptions: Subscription[] = [];
+      for (let i = 0; i < request.topics.length; i++) subscriptions.push({ topic: request.topics[i], qos: request.qos[i] });
+      this.#send({ cmd: "subscribe", messageId: id, subscriptions }, now);
+    } else {
+      this.#send({ cmd: "unsubscribe", messageId: id, unsubscriptions: request.topics }, now);
+    }
+  }
+
+  /** Next free packet identifier after the last one, 1..65535 wrapping, never one in use [MQTT-2.3.1-2]. */
+  #allocateId(owner: OutboxEntry | Request): number {
+    const ids = this.#ids;
+    if (ids.size >= 65535) return 0;
+    let id = this.#lastId;
+    do {
+      id = id >= 65535 ? 1 : id + 1;
+    } while (ids.has(id));
+    this.#lastId = id;
+    ids.set(id, owner);
+    return id;
+  }
+
+  /** Sends queued messages while the in-flight window allows. */
+  #pump(now: number): void {
+    const outbox = this.outbox;
+    const entries = outbox.entries;
+    while (this.#next < entries.length) {
+      const e = entries[this.#next];
+      if (e.qos === 0) {
+        outbox.removeAt(this.#next);
+        this.#send(e, now);
+        this.#event({ type: "delivered", seq: e.seq, qos: 0 });
+        continue;
+      }
+      if (this.#inflight >= this.maxInflight) return;
+      const id = this.#allocateId(e);
+      if (id === 0) return;
+      e.messageId = id;
+      e.state = SENT;
+      e.dup = false;
+      this.#inflight++;
+      this.#next++;
+      if (!this.clean) outbox.update(e); // a resumed session after a reboot needs the id
+      this.#send(e, now);
+    }
+  }
+
+  #ack(messageId: number, qos: 1 | 2, now: number): void {
+    const owner = this.#ids.get(messageId);
+    const expected = qos === 1 ? SENT : RELEASED;
+    if (!owner || !("seq" in owner) || owner.qos !== qos || owner.state !== expected) {
+      this.#log?.("warn", `${qos === 1 ? "PUBACK" : "PUBCOMP"} for an unknown packet id ignored id=${messageId}`);
+      return;
+    }
+    this.#ids.delete(messageId);
+    const index = this.outbox.indexOf(owner);
+    if (index >= 0) {
+      this.outbox.removeAt(index);
+      if (index < this.#next) this.#next--;
+    }
+    this.#inflight--;
+    this.#event({ type: "delivered", seq: owner.seq, qos });
+    this.#pump(now);
+  }
+
+  #pubrec(messageId: number, now: number): void {
+    const owner = this.#ids.get(messageId);
+    if (!owner || !("seq" in owner) || owner.qos !== 2) {
+      this.#log?.("warn", `PUBREC for an unknown packet id ignored id=${messageId}`);
+      return;
+    }
+    if (owner.state === SENT) {
+      owner.state = RELEASED;
+      // Once PUBREC arrived the message must never be published again, only released [MQTT-4.3.3-1].
+      this.outbox.update(owner);
+    }
+    this.#send({ cmd: "pubrel", messageId }, now);
+  }
+
+  #inboundPublish(packet: PublishPacket, now: number): void {
+    if (packet.qos === 0) {
+      this.#event({ type: "message", packet });
+    } else if (packet.qos === 1) {
+      this.#event({ type: "message", packet });
+      this.#send({ cmd: "puback", messageId: packet.messageId! }, now);
+    } else {
+      // Exactly once: deliver on the first PUBLISH with this id, hold the id until PUBREL; a
+      // duplicate (DUP resend) is acknowledged again but not delivered [MQTT-4.3.3-2].
+      const id = packet.messageId!;
+      if (!this.#inbound.has(id)) {
+        this.#inbound.add(id);
+        this.#event({ type: "message", packet });
+      }
+      this.#send({ cmd: "pubrec", messageId: id }, now);
+    }
+  }
+
+  #takeRequest(messageId: number, kind: "subscribe" | "unsubscribe"): Request | undefined {
+    const owner = this.#ids.get(messageId);
+    if (!owner || "seq" in owner || owner.kind !== kind) return undefined;
+    this.#ids.delete(messageId);
+    const index = this.#requests.indexOf(owner);
+    if (index >= 0) this.#requests.splice(index, 1);
+    return owner;
+  }
+
+  #suback(messageId: number, granted: GrantedQoS[], now: number): void {
+    const request = this.#takeRequest(messageId, "subscribe");
+    if (!request) {
+      this.#log?.("warn", `SUBACK for an unknown packet id ignored id=${messageId}`);
+      return;
+    }
+    if (granted.length !== request.topics.length) {
+      this.#violation(now, `SUBACK has ${granted.length} return codes for ${request.topics.length} filters [MQTT-3.8.4-5]`);
+      return;
+    }
+    for (let i = 0; i < granted.length; i++) {
+      if (granted[i] === 0x80) {
+        this.#log?.("warn", `subscription refused by the broker topic=${request.topics[i]}`);
+        if (this.#subs.get(request.topics[i]) === request.qos[i]) this.#subs.delete(request.topics[i]);
+      }
+    }
+    if (request.token !== INTERNAL) {
+      this.#event({ type: "suback", token: request.token, topics: request.topics, granted });
+    }
+  }
+
+  #unsuback(messageId: number, _now: number): void {
+    const request = this.#takeRequest(messageId, "unsubscribe");
+    if (!request) {
+      this.#log?.("warn", `UNSUBACK for an unknown packet id ignored id=${messageId}`);
+      return;
+    }
+    this.#event({ type: "unsuback", token: request.token, topics: request.topics });
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0) || !isFinite(value)) {
+    throw new MqttUsageError(`${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Topic names for PUBLISH: 1..65535 UTF-8 bytes, no wildcards, no NUL [MQTT-4.7.3-1, 3.3.2-2, 4.7.3-2]. */
+export function checkTopicName(topic: string): void {
+  if (typeof topic !== "string" || topic.length === 0) throw new MqttUsageError("topic must be a non-empty string [MQTT-4.7.3-1]");
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x23 || c === 0x2b) throw new MqttUsageError(`topic must not contain wildcards: ${topic} [MQTT-3.3.2-2]`);
+    if (c === 0) throw new MqttUsageError("topic must not contain U+0000 [MQTT-4.7.3-2]");
+  }
+  const length = utf8Length(topic);
+  if (length < 0 || length > 65535) throw new MqttUsageError("topic must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
+}
+
+/** Topic filters for SUBSCRIBE/UNSUBSCRIBE: wildcards only where allowed [MQTT-4.7.1-2, 4.7.1-3]. */
+export function checkTopicFilter(filter: string): void {
+  if (typeof filter !== "string" || filter.length === 0) {
+    throw new MqttUsageError("topic filter must be a non-empty string [MQTT-4.7.3-1]");
+  }
+  const n = filter.length;
+  for (let i = 0; i < n; i++) {
+    const c = filter.charCodeAt(i);
+    if (c === 0) throw new MqttUsageError("topic filter must not contain U+0000 [MQTT-4.7.3-2]");
+    if (c === 0x23 && (i !== n - 1 || (i > 0 && filter.charCodeAt(i - 1) !== 0x2f))) {
+      throw new MqttUsageError(`'#' must be last and alone in its level: ${filter} [MQTT-4.7.1-2]`);
+    }
+    if (
+      c === 0x2b &&
+      ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f))
+    ) {
+      throw new MqttUsageError(`'+' must fill its whole level: ${filter} [MQTT-4.7.1-3]`);
+    }
+  }
+  const length = utf8Length(filter);
+  if (length < 0 || length > 65535) {
+    throw new MqttUsageError("topic filter must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
+  }
+}
