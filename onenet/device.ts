@@ -1,0 +1,444 @@
+// The OneNET device profile on top of an MQTT client: login options (token), subscriptions after
+// CONNACK, paced uplink, property post with reply correlation by id, property set/get handling, event
+// post, and the platform's guards (facts/onenet.md).
+//
+// Sans-I/O like mqtt/session: it never touches a socket, timer or clock. The caller passes `now`
+// (monotonic ms), calls service(now) when the returned deadline comes, and gives it a link that hands
+// messages to the MQTT client. Delivery of a QoS 1 message is the client's job once publish() accepted
+// it (its outbox resends the very same bytes); the profile encodes each message once, so a resend at
+// any level keeps the message's id and its original time.
+
+import type { OneNetConfig } from "./config";
+import { KEEPALIVE_MAX, KEEPALIVE_MIN } from "./config";
+import { OneNetError, PayloadError } from "./errors";
+import { checkValue, DEFAULT_MODEL } from "./model";
+import type { ThingModel } from "./model";
+import {
+  eventPost,
+  IdCounter,
+  parseGet,
+  parseReply,
+  parseSet,
+  peekId,
+  propertyPost,
+  reply,
+  replyMeaning,
+} from "./payload";
+import type { Reply } from "./payload";
+import { token } from "./token";
+import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
+import { utf8Encode } from "../mqtt/utf8";
+
+/** What the profile needs from the MQTT client. */
+export interface OneNetLink {
+  /** Hands a message to the client. May throw (client queue full, …): the profile keeps it and retries. */
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean): void;
+  /** One SUBSCRIBE for all `topics`. */
+  subscribe(topics: readonly string[], qos: 0 | 1): void;
+}
+
+export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
+
+export interface ReplyInfo extends Reply {
+  readonly kind: "property" | "event";
+  readonly meaning: string;
+}
+
+export interface OneNetDeviceOptions {
+  readonly config: OneNetConfig;
+  readonly link: OneNetLink;
+  /** Checks reports and sets locally (302/309 before they happen). Default: the default model; null: no checks. */
+  readonly model?: ThingModel | null;
+  /**
+   * Applies one writable property set by the cloud (already type-checked against the model).
+   * Return true or nothing when applied, false or a reason string when refused.
+   */
+  readonly onSet?: (identifier: string, value: unknown) => boolean | string | void;
+  /** Current value of a property for a property get; undefined falls back to the last reported value. */
+  readonly onGet?: (identifier: string) => unknown;
+  /** Every post reply (property and event), after the profile logged it. */
+  readonly onReply?: (reply: ReplyInfo) => void;
+  /** Wall-clock time in ms when known, else undefined (then posts carry no `time`). */
+  readonly epochMs?: () => number | undefined;
+  /** One log line (no secrets are ever passed). Default: trace(`<now> <LEVEL> onenet: <message>`). */
+  readonly log?: (level: LogLevel, message: string) => void;
+  /** Messages waiting for their uplink slot; beyond this report() refuses (throws). Default 32. */
+  readonly queueLimit?: number;
+  /** Minimum gap between two uplink messages, ms (platform: 1 message/s). Default 1000. */
+  readonly pacingMs?: number;
+  /** How long to wait for a post reply while connected before logging it missing. Default 30000. */
+  readonly replyTimeoutMs?: number;
+  /** Subscribe to `thing/#` (as the official SDK does) instead of the four exact topics. */
+  readonly subscribeAll?: boolean;
+}
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly username: string;
+  /** The token, UTF-8. Secret: never log it. */
+  readonly password: Uint8Array;
+  readonly clean: true;
+  readonly keepalive: number;
+}
+
+const KIND_POST = 0;
+const KIND_EVENT = 1;
+const KIND_REPLY = 2;
+const KIND_RAW = 3;
+
+interface Outgoing {
+  readonly kind: number;
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  /** Message id for posts and events; "" otherwise. */
+  readonly id: string;
+}
+
+interface Awaiting {
+  readonly kind: number;
+  deadline: number;
+}
+
+/** Refuses what gets a device disconnected: QoS 2, retain, a topic outside its own space. */
+export function checkPublish(topics: Topics, topic: string, qos: number, retain: boolean): void {
+  if (qos !== 0 && qos !== 1) throw new OneNetError(`onenet: QoS ${qos} refused: the platform accepts QoS 0 and 1 only and disconnects on QoS 2`);
+  if (retain) throw new OneNetError("onenet: retain refused: the platform disconnects a device that publishes retained messages");
+  if (!topics.owns(topic)) throw new OneNetError(`onenet: topic ${topic} refused: a device may publish only under ${topics.prefix}`);
+}
+
+export interface MqttConnectLike {
+  readonly clientId: string;
+  readonly username?: string;
+  readonly clean: boolean;
+  readonly keepalive: number;
+  readonly will?: unknown;
+}
+
+/** Refuses CONNECT options the platform rejects (will, persistent session, keepalive, identity). */
+export function checkConnect(config: OneNetConfig, options: MqttConnectLike): void {
+  if (options.will !== undefined && options.will !== null) {
+    throw new OneNetError("onenet: will refused: the platform rejects CONNECT with a will message");
+  }
+  if (!options.clean) throw new OneNetError("onenet: clean session 0 refused: the platform requires clean session 1");
+  if (!(options.keepalive >= KEEPALIVE_MIN && options.keepalive <= KEEPALIVE_MAX)) {
+    throw new OneNetError(`onenet: keepalive ${options.keepalive} refused: the platform accepts ${KEEPALIVE_MIN}..${KEEPALIVE_MAX} s`);
+  }
+  if (options.clientId !== config.device) throw new OneNetError("onenet: clientId must be the device name");
+  if (options.username !== config.product) throw new OneNetError("onenet: username must be the product id");
+}
+
+function defaultEpoch(): number | undefined {
+  const t = Date.now();
+  return t >= 1600000000000 ? t : undefined; // before Sep 2020: the clock was never set
+}
+
+export class OneNetDevice {
+  readonly config: OneNetConfig;
+  readonly topics: Topics;
+  readonly #link: OneNetLink;
+  readonly #model: ThingModel | null;
+  readonly #options: OneNetDeviceOptions;
+  readonly #ids = new IdCounter();
+  readonly #replies: Outgoing[] = [];
+  readonly #posts: Outgoing[] = [];
+  readonly #awaiting = new Map<string, Awaiting>();
+  readonly #values: { [identifier: string]: unknown } = {};
+  readonly #queueLimit: number;
+  readonly #pacing: number;
+  readonly #replyTimeout: number;
+  #connected = false;
+  #nextSend = -Infinity;
+  #now = 0;
+  #password: Uint8Array | undefined;
+
+  /** Counters for tests and the console. */
+  readonly stats = { sent: 0, replies: 0, refusedByPlatform: 0, missingReplies: 0, sets: 0, gets: 0 };
+
+  constructor(options: OneNetDeviceOptions) {
+    this.#options = options;
+    this.config = options.config;
+    this.#link = options.link;
+    this.#model = options.model === undefined ? DEFAULT_MODEL : options.model;
+    this.topics = new Topics(options.config.product, options.config.device);
+    this.#queueLimit = options.queueLimit ?? 32;
+    this.#pacing = options.pacingMs ?? 1000;
+    this.#replyTimeout = options.replyTimeoutMs ?? 30000;
+  }
+
+  /** The CONNECT options (token computed once). Checked against the platform's rules. */
+  connectOptions(): ConnectOptions {
+    const c = this.config;
+    this.#password ??= utf8Encode(token({ product: c.product, device: c.device, key: c.key, et: c.et, method: c.method }));
+    const options: ConnectOptions = {
+      host: c.host,
+      port: c.port,
+      clientId: c.device,
+      username: c.product,
+      password: this.#password,
+      clean: true,
+      keepalive: c.keepalive,
+    };
+    checkConnect(c, options);
+    return options;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Messages waiting for their uplink slot. */
+  get queued(): number {
+    return this.#replies.length + this.#posts.length;
+  }
+
+  /** Post ids sent and not yet answered. */
+  get awaitingReplies(): number {
+    return this.#awaiting.size;
+  }
+
+  /** Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. */
+  onConnected(now: number): void {
+    this.#now = now;
+    this.#connected = true;
+    const t = this.topics;
+    this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);
+    this.#awaiting.forEach((a) => {
+      a.deadline = now + this.#replyTimeout;
+    });
+    this.#log("INFO", `connected, subscribed product=${this.config.product} device=${this.config.device}`);
+  }
+
+  /** Call when the connection is lost; queued messages wait for the next connection. */
+  onDisconnected(now: number): void {
+    this.#now = now;
+    this.#connected = false;
+  }
+
+  /**
+   * Reports properties: `{temp: 23.6, humi: 41}`. Returns the message id. Values are checked against
+   * the model; the message waits for its uplink slot (service()). Throws OneNetError when refused.
+   */
+  report(params: { readonly [identifier: string]: unknown }, now: number): string {
+    this.#now = now;
+    this.#checkRoom();
+    const model = this.#model;
+    if (model) {
+      for (const identifier in params) {
+        const value = params[identifier];
+        if (value === undefined) continue;
+        const spec = model[identifier];
+        if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
+        const problem = checkValue(spec, value);
+        if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+      }
+    }
+    const id = this.#ids.next();
+    const payload = propertyPost(id, params, this.#epoch());
+    for (const identifier in params) if (params[identifier] !== undefined) this.#values[identifier] = params[identifier];
+    this.#posts.push({ kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: 1, id });
+    return id;
+  }
+
+  /** Posts an event: `postEvent("alarm", {code: 1, msg: "sensor lost"})`. Returns the message id. */
+  postEvent(identifier: string, value: { readonly [key: string]: unknown }, now: number): string {
+    this.#now = now;
+    this.#checkRoom();
+    const id = this.#ids.next();
+    const payload = eventPost(id, identifier, value, this.#epoch());
+    this.#posts.push({ kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id });
+    return id;
+  }
+
+  /** Publishes on another topic of the device's own space, through the same guards and pacing. */
+  publish(topic: string, payload: Uint8Array, qos: number, retain: boolean, now: number): void {
+    this.#now = now;
+    checkPublish(this.topics, topic, qos, retain);
+    this.#checkRoom();
+    this.#posts.push({ kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
+  }
+
+  /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
+  onMessage(topic: string, payload: Uint8Array, now: number): boolean {
+    this.#now = now;
+    switch (this.topics.classify(topic)) {
+      case DOWN_POST_REPLY:
+        this.#onReply(payload, KIND_POST);
+        return true;
+      case DOWN_EVENT_REPLY:
+        this.#onReply(payload, KIND_EVENT);
+        return true;
+      case DOWN_SET:
+        this.#onSet(payload);
+        return true;
+      case DOWN_GET:
+        this.#onGet(payload);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Sends what is due (at most one message per pacing gap) and expires missing replies. Returns the
+   * time (ms, same clock as `now`) at which it wants to be called again, or Infinity.
+   */
+  service(now: number): number {
+    this.#now = now;
+    if (!this.#connected) return Infinity;
+    let next = Infinity;
+    this.#awaiting.forEach((a, id) => {
+      if (now >= a.deadline) {
+        this.#awaiting.delete(id);
+        this.stats.missingReplies++;
+        this.#log("WARN", `no reply to ${a.kind === KIND_EVENT ? "event" : "property"} post id=${id} within ${this.#replyTimeout} ms`);
+      } else if (a.deadline < next) next = a.deadline;
+    });
+    if (this.queued > 0 && now >= this.#nextSend) {
+      const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
+      const m = queue[0];
+      try {
+        this.#link.publish(m.topic, m.payload, m.qos, false);
+        queue.shift();
+        this.stats.sent++;
+        if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
+          this.#awaiting.set(m.id, { kind: m.kind, deadline: now + this.#replyTimeout });
+          if (now + this.#replyTimeout < next) next = now + this.#replyTimeout;
+          this.#trimAwaiting();
+        }
+      } catch (e) {
+        this.#log("WARN", `publish deferred id=${m.id || "-"}: ${(e as Error).message}`);
+      }
+      this.#nextSend = now + this.#pacing;
+    }
+    if (this.queued > 0 && this.#nextSend < next) next = this.#nextSend;
+    return next;
+  }
+
+  #checkRoom(): void {
+    if (this.queued >= this.#queueLimit) {
+      throw new OneNetError(`onenet: uplink queue full (${this.#queueLimit} waiting at 1 message/s); message refused`);
+    }
+  }
+
+  #trimAwaiting(): void {
+    // bounded: the oldest unanswered id goes first (Map keeps insertion order)
+    while (this.#awaiting.size > 64) {
+      const first = this.#awaiting.keys().next().value as string;
+      this.#awaiting.delete(first);
+      this.stats.missingReplies++;
+    }
+  }
+
+  #epoch(): number | undefined {
+    return (this.#options.epochMs ?? defaultEpoch)();
+  }
+
+  #log(level: LogLevel, message: string): void {
+    if (this.#options.log) this.#options.log(level, message);
+    else trace(`${Math.floor(this.#now)} ${level} onenet: ${message}`);
+  }
+
+  #queueReply(topic: string, payload: Uint8Array): void {
+    // replies are small and owed to the cloud: they go before posts and are never refused
+    this.#replies.push({ kind: KIND_REPLY, topic, payload, qos: 0, id: "" });
+  }
+
+  #onReply(payload: Uint8Array, kind: number): void {
+    let r: Reply;
+    try {
+      r = parseReply(payload);
+    } catch (e) {
+      this.#log("WARN", `unreadable post reply: ${(e as Error).message}`);
+      return;
+    }
+    const what = kind === KIND_EVENT ? "event" : "property";
+    const known = this.#awaiting.delete(r.id);
+    this.stats.replies++;
+    const meaning = replyMeaning(r.code);
+    if (r.code !== 200) {
+      this.stats.refusedByPlatform++;
+      this.#log("WARN", `${what} post id=${r.id} refused code=${r.code} (${meaning}) msg=${JSON.stringify(r.msg)}`);
+    } else if (!known) {
+      this.#log("DEBUG", `${what} post reply for id=${r.id} not awaited`);
+    }
+    this.#options.onReply?.({ id: r.id, code: r.code, msg: r.msg, kind: what, meaning });
+  }
+
+  #onSet(payload: Uint8Array): void {
+    this.stats.sets++;
+    const topic = this.topics.propertySetReply;
+    let request;
+    try {
+      request = parseSet(payload);
+    } catch (e) {
+      const id = peekId(payload);
+      const why = (e as PayloadError).message;
+      this.#log("WARN", `bad property set: ${why}`);
+      if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
+      return;
+    }
+    const refused: string[] = [];
+    const model = this.#model;
+    for (const identifier in request.params) {
+      const value = request.params[identifier];
+      const spec = model ? model[identifier] : undefined;
+      if (model && !spec) refused.push(`${identifier} (unknown identifier)`);
+      else if (spec && !spec.writable) refused.push(`${identifier} (read-only)`);
+      else if (spec) {
+        const problem = checkValue(spec, value);
+        if (problem) refused.push(`${identifier} (${problem})`);
+      }
+    }
+    if (refused.length === 0) {
+      // every value is acceptable: hand them to the app, which may still refuse one
+      for (const identifier in request.params) {
+        const value = request.params[identifier];
+        let verdict: boolean | string | void = true;
+        try {
+          verdict = this.#options.onSet ? this.#options.onSet(identifier, value) : false;
+        } catch (e) {
+          verdict = (e as Error).message;
+        }
+        if (verdict === false) refused.push(`${identifier} (not applied)`);
+        else if (typeof verdict === "string") refused.push(`${identifier} (${verdict})`);
+        else this.#values[identifier] = value;
+      }
+    }
+    if (refused.length === 0) {
+      this.#log("INFO", `property set id=${request.id} applied`);
+      this.#queueReply(topic, reply(request.id, 200, "success"));
+    } else {
+      const msg = `refused: ${refused.join(", ")}`;
+      this.#log("WARN", `property set id=${request.id} ${msg}`);
+      this.#queueReply(topic, reply(request.id, 100, msg));
+    }
+  }
+
+  #onGet(payload: Uint8Array): void {
+    this.stats.gets++;
+    const topic = this.topics.propertyGetReply;
+    let request;
+    try {
+      request = parseGet(payload);
+    } catch (e) {
+      const id = peekId(payload);
+      const why = (e as PayloadError).message;
+      this.#log("WARN", `bad property get: ${why}`);
+      if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
+      return;
+    }
+    const data: { [identifier: string]: unknown } = {};
+    const missing: string[] = [];
+    for (const identifier of request.params) {
+      let value = this.#options.onGet ? this.#options.onGet(identifier) : undefined;
+      if (value === undefined) value = this.#values[identifier];
+      if (value === undefined || !/^[A-Za-z0-9_$]{1,64}$/.test(identifier)) missing.push(identifier);
+      else data[identifier] = value;
+    }
+    if (missing.length === 0) this.#queueReply(topic, reply(request.id, 200, "success", data));
+    else this.#queueReply(topic, reply(request.id, 100, `no value for: ${missing.join(", ")}`, data));
+  }
+}

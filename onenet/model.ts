@@ -1,0 +1,48 @@
+// The default thing model as the firmware sees it: identifier -> type, range and access. It mirrors
+// onenet/thing-model.json (the file a user imports in the OneNET console; a test keeps the two equal).
+// Used to refuse locally what the platform would answer with 302 (type) or 309 (unknown identifier),
+// and to check property-set values before the app applies them.
+
+export type ValueType = "int32" | "float" | "double" | "bool" | "string";
+
+export interface PropertySpec {
+  readonly type: ValueType;
+  readonly writable: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  /** For strings: maximum length. */
+  readonly length?: number;
+}
+
+export type ThingModel = { readonly [identifier: string]: PropertySpec };
+
+export const DEFAULT_MODEL: ThingModel = {
+  temp: { type: "float", writable: false, min: -40, max: 125 },
+  humi: { type: "float", writable: false, min: 0, max: 100 },
+  press: { type: "float", writable: false, min: 300, max: 1100 },
+  rssi: { type: "int32", writable: false, min: -127, max: 0 },
+  heap: { type: "int32", writable: false, min: 0, max: 2147483647 },
+  uptime: { type: "int32", writable: false, min: 0, max: 2147483647 },
+  interval: { type: "int32", writable: true, min: 1, max: 86400 },
+  led: { type: "bool", writable: true },
+};
+
+/** Why `value` does not fit `spec`, or undefined when it does. */
+export function checkValue(spec: PropertySpec, value: unknown): string | undefined {
+  switch (spec.type) {
+    case "bool":
+      return typeof value === "boolean" ? undefined : "not a boolean";
+    case "string":
+      if (typeof value !== "string") return "not a string";
+      if (spec.length !== undefined && value.length > spec.length) return `longer than ${spec.length}`;
+      return undefined;
+    default: {
+      if (typeof value !== "number" || !Number.isFinite(value)) return "not a number";
+      if (spec.type === "int32" && !Number.isInteger(value)) return "not an integer";
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        return `out of range ${spec.min}..${spec.max}`;
+      }
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// The OneJSON thing-model topics of one device, `$sys/{pid}/{device}/thing/...`, built once at boot
+// (strings, and UTF-8 bytes for clients that take pre-encoded topics). Downlink topics are recognised
+// by string equality, with no per-message allocation.
+
+import { utf8Encode } from "../mqtt/utf8";
+
+/** What a downlink topic is (plain numbers: no enum, so any TS-stripping tool compiles this file). */
+export type Downlink = 0 | 1 | 2 | 3 | 4;
+export const DOWN_NONE = 0;
+export const DOWN_POST_REPLY = 1;
+export const DOWN_SET = 2;
+export const DOWN_GET = 3;
+export const DOWN_EVENT_REPLY = 4;
+
+export class Topics {
+  /** `$sys/{pid}/{device}/` */
+  readonly prefix: string;
+  readonly propertyPost: string;
+  readonly propertyPostReply: string;
+  readonly propertySet: string;
+  readonly propertySetReply: string;
+  readonly propertyGet: string;
+  readonly propertyGetReply: string;
+  readonly eventPost: string;
+  readonly eventPostReply: string;
+  /** `$sys/{pid}/{device}/thing/#`, what the official SDK subscribes to. */
+  readonly thingAll: string;
+  /** UTF-8 of the uplink topics, encoded once. */
+  readonly bytes: {
+    readonly propertyPost: Uint8Array;
+    readonly propertySetReply: Uint8Array;
+    readonly propertyGetReply: Uint8Array;
+    readonly eventPost: Uint8Array;
+  };
+
+  constructor(product: string, device: string) {
+    const p = `$sys/${product}/${device}/`;
+    this.prefix = p;
+    this.propertyPost = p + "thing/property/post";
+    this.propertyPostReply = p + "thing/property/post/reply";
+    this.propertySet = p + "thing/property/set";
+    this.propertySetReply = p + "thing/property/set_reply";
+    this.propertyGet = p + "thing/property/get";
+    this.propertyGetReply = p + "thing/property/get_reply";
+    this.eventPost = p + "thing/event/post";
+    this.eventPostReply = p + "thing/event/post/reply";
+    this.thingAll = p + "thing/#";
+    this.bytes = {
+      propertyPost: utf8Encode(this.propertyPost),
+      propertySetReply: utf8Encode(this.propertySetReply),
+      propertyGetReply: utf8Encode(this.propertyGetReply),
+      eventPost: utf8Encode(this.eventPost),
+    };
+  }
+
+  /** The downlink topics the device needs (post replies, property set and get): one SUBSCRIBE. */
+  subscriptions(): string[] {
+    return [this.propertyPostReply, this.propertySet, this.propertyGet, this.eventPostReply];
+  }
+
+  classify(topic: string): Downlink {
+    if (topic === this.propertyPostReply) return DOWN_POST_REPLY;
+    if (topic === this.propertySet) return DOWN_SET;
+    if (topic === this.propertyGet) return DOWN_GET;
+    if (topic === this.eventPostReply) return DOWN_EVENT_REPLY;
+    return DOWN_NONE;
+  }
+
+  /** True when the device may publish to `topic` (inside its own `$sys/{pid}/{device}/` space). */
+  owns(topic: string): boolean {
+    return topic.length > this.prefix.length && topic.startsWith(this.prefix);
+  }
+}
