@@ -1,0 +1,258 @@
+// The XS side of the XS lane: installs the Host (sim/host.ts) over xsnap's synchronous
+// `issueCommand` to the Node parent, receives host events through `globalThis.handleCommand`,
+// provides `trace`, a Date that follows the lane's clock, a seeded Math.random, and removes the
+// globals xsnap has but the board does not. Bundled first, before any firmware module.
+// Messages both ways: UTF-8 JSON array header, optionally followed by a 0 byte and raw payload.
+// Host -> XS header: [kind, now, epoch, ...]; XS -> host header: [op, ...].
+import { setHost, runControl, type Host, type TcpEvents } from "../host.ts";
+import { wallClock } from "../modules/time.ts";
+
+interface Encoder {
+  encode(text: string): Uint8Array;
+}
+interface Decoder {
+  decode(bytes: Uint8Array): string;
+}
+interface XsGlobals {
+  issueCommand: (message: ArrayBufferLike) => ArrayBuffer;
+  TextEncoder: new () => Encoder;
+  TextDecoder: new () => Decoder;
+  gc?: () => void;
+  handleCommand?: (message: ArrayBuffer) => ArrayBuffer;
+  trace?: (...parts: unknown[]) => void;
+  __sim?: SimApi;
+  Date: DateConstructor;
+}
+
+export interface SimApi {
+  /** The firmware entry module's namespace (set by the generated entry). */
+  entry: Record<string, unknown> | undefined;
+  /** Updates the clock view and seeds Math.random (before boot). */
+  init(now: number, epoch: number, seed: number): void;
+  /** Runs the entry's default export if it is a function (Moddable calls main's default). */
+  boot(): void;
+  /** Encodes a string reply for the host (the eval result must be an ArrayBuffer). */
+  reply(text: string): ArrayBuffer;
+  /** Reports an exception with its XS stack to the host, then returns it. */
+  fatal(error: unknown): unknown;
+  /** Full garbage collection (for heap measurements). */
+  gc(): void;
+}
+
+const g = globalThis as unknown as XsGlobals & Record<string, unknown>;
+const issue = g.issueCommand;
+const encoder = new g.TextEncoder();
+const decoder = new g.TextDecoder();
+const collect = g.gc;
+
+// The board has none of these (and xsnap-only APIs must not leak into firmware).
+for (const name of [
+  "issueCommand",
+  "TextEncoder",
+  "TextDecoder",
+  "Base64",
+  "print",
+  "setImmediate",
+  "gc",
+  "performance",
+  "currentMeterLimit",
+  "resetMeter",
+]) {
+  delete g[name];
+}
+
+let now = 0;
+let epoch = 0;
+let wake: () => void = () => {};
+const sockets = new Map<number, TcpEvents>();
+
+function call(header: unknown[], payload?: Uint8Array): string {
+  const head = encoder.encode(JSON.stringify(header));
+  let message = head;
+  if (payload !== undefined) {
+    message = new Uint8Array(head.length + 1 + payload.length);
+    message.set(head, 0);
+    message[head.length] = 0;
+    message.set(payload, head.length + 1);
+  }
+  const reply = issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer);
+  return decoder.decode(new Uint8Array(reply));
+}
+
+function callJson(header: unknown[]): unknown {
+  const text = call(header);
+  return text === "" ? undefined : (JSON.parse(text) as unknown);
+}
+
+let cachedConfig: Record<string, string> | undefined;
+
+const xsHost: Host = {
+  lane: "xs",
+  ticks: () => now,
+  epoch: () => epoch,
+  wakeAt: (at) => {
+    call(["wakeAt", at === undefined ? null : at]);
+  },
+  onWake: (handler) => {
+    wake = handler;
+  },
+  delay: (ms) => {
+    const t = callJson(["delay", ms]) as [number, number];
+    now = t[0];
+    epoch = t[1];
+  },
+  tcpConnect: (hostName, port, events) => {
+    const id = callJson(["tcpConnect", hostName, port]) as number;
+    sockets.set(id, events);
+    return id;
+  },
+  tcpWrite: (id, bytes) => {
+    call(["tcpWrite", id], bytes);
+  },
+  tcpClose: (id) => {
+    sockets.delete(id);
+    call(["tcpClose", id]);
+  },
+  storageGet: (key) => {
+    const v = callJson(["storageGet", key]);
+    return typeof v === "string" ? v : undefined;
+  },
+  storageSet: (key, value) => {
+    call(["storageSet", key, value === undefined ? null : value]);
+  },
+  storageKeys: (prefix) => callJson(["storageKeys", prefix]) as string[],
+  log: (line) => {
+    call(["log", line]);
+  },
+  config: () => {
+    if (cachedConfig === undefined) cachedConfig = callJson(["config"]) as Record<string, string>;
+    return cachedConfig;
+  },
+  stat: (name) => {
+    const v = callJson(["stat", name]);
+    return typeof v === "number" ? v : undefined;
+  },
+  emit: (topic, detail) => {
+    call(["emit", topic, detail]);
+  },
+};
+setHost(xsHost);
+
+g.trace = (...parts: unknown[]): void => {
+  let text = "";
+  for (const p of parts) text += String(p);
+  if (text.endsWith("\n")) text = text.slice(0, -1);
+  for (const line of text.split("\n")) xsHost.log(line);
+};
+
+// Date follows the lane's clock (virtual in tests) and Time.set.
+const NativeDate = g.Date;
+class SimDate extends NativeDate {
+  constructor(...args: unknown[]) {
+    if (args.length === 0) super(wallClock());
+    else if (args.length === 1) super(args[0] as string | number | Date);
+    else super(...(args as [number, number, number?, number?, number?, number?, number?]));
+  }
+  static override now(): number {
+    return wallClock();
+  }
+}
+g.Date = SimDate as unknown as DateConstructor;
+
+// Seeded Math.random (mulberry32): same seed, same run.
+let seed = 1;
+Math.random = (): number => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const initial = g.__simInit as [number, number, number] | undefined;
+if (initial !== undefined) {
+  now = initial[0];
+  epoch = initial[1];
+  seed = initial[2] | 0;
+}
+
+const empty = new ArrayBuffer(0);
+
+g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {
+  const bytes = new Uint8Array(message);
+  let split = bytes.indexOf(0);
+  if (split < 0) split = bytes.length;
+  const header = JSON.parse(decoder.decode(bytes.subarray(0, split))) as unknown[];
+  const kind = header[0] as string;
+  now = header[1] as number;
+  epoch = header[2] as number;
+  try {
+    switch (kind) {
+      case "wake":
+        wake();
+        return empty;
+      case "tcp": {
+        const id = header[3] as number;
+        const events = sockets.get(id);
+        if (events === undefined) return empty;
+        const what = header[4] as string;
+        if (what === "connected") events.connected();
+        else if (what === "data") events.data(bytes.slice(split + 1));
+        else if (what === "sent") events.sent(header[5] as number);
+        else if (what === "closed") {
+          sockets.delete(id);
+          events.closed();
+        } else if (what === "error") {
+          sockets.delete(id);
+          events.error(header[5] as string);
+        }
+        return empty;
+      }
+      case "control": {
+        let reply: string;
+        try {
+          const r = runControl(header[3] as string, header[4] as string);
+          reply = JSON.stringify({ reply: r === undefined ? null : r });
+        } catch (error) {
+          reply = JSON.stringify({ error: String(error) });
+        }
+        return encoder.encode(reply).buffer as ArrayBuffer;
+      }
+      default:
+        return empty;
+    }
+  } catch (error) {
+    throw api.fatal(error);
+  }
+};
+
+const api: SimApi = {
+  entry: undefined,
+  init(n, e, s) {
+    now = n;
+    epoch = e;
+    seed = s | 0;
+  },
+  boot() {
+    const main = api.entry?.default;
+    if (typeof main === "function") {
+      try {
+        (main as () => void)();
+      } catch (error) {
+        throw api.fatal(error);
+      }
+    }
+  },
+  reply(text) {
+    return encoder.encode(text).buffer as ArrayBuffer;
+  },
+  fatal(error) {
+    const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : String(error);
+    call(["fatal", String(error), stack]);
+    return error;
+  },
+  gc() {
+    collect?.();
+  },
+};
+g.__sim = api;
