@@ -1,0 +1,120 @@
+// `npm run emulator -- port=1883 httpPort=8080 product=PID device=NAME key=BASE64 [device=… key=…]`
+// or `npm run emulator -- registry=devices.json`. Flags are key=value (a leading "--" is allowed).
+// Each device= starts a device; product= applies to the devices after it; key= to the last device.
+// registry file: [{product, device, key}, …] or {"devices": [...], "products": [{product, key}]}.
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { startEmulator, type DeviceEntry, type EmulatorOptions, type ProductEntry } from "./index.ts";
+
+export const USAGE =
+  "usage: npm run emulator -- [host=127.0.0.1] [port=1883] [httpPort=8080] [thingModel=file.json] " +
+  "(product=PID device=NAME key=BASE64)... | registry=file.json";
+
+export function parseArgs(argv: string[]): EmulatorOptions {
+  const devices: DeviceEntry[] = [];
+  const products: ProductEntry[] = [];
+  const options: EmulatorOptions = { devices, products, port: 1883, httpPort: 8080 };
+  let product = "";
+  let current: { device: string; key: string; product: string } | undefined;
+  const finish = (): void => {
+    if (!current) return;
+    if (!current.product) throw new Error(`device ${current.device}: product= must come before device=`);
+    if (!current.key) throw new Error(`device ${current.device}: key= missing`);
+    devices.push({ product: current.product, device: current.device, key: current.key });
+    current = undefined;
+  };
+  for (const raw of argv) {
+    const arg = raw.replace(/^--?/, "");
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new Error(`argument "${raw}" is not key=value`);
+    const name = arg.slice(0, eq);
+    const value = arg.slice(eq + 1);
+    const port = (): number => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${value} is not a port number`);
+      return n;
+    };
+    switch (name) {
+      case "host":
+        options.host = value;
+        break;
+      case "port":
+        options.port = port();
+        break;
+      case "httpPort":
+      case "http-port":
+        options.httpPort = port();
+        break;
+      case "thingModel":
+      case "thing-model":
+        options.thingModelPath = value;
+        break;
+      case "product":
+        if (current && !current.product) current.product = value;
+        else product = value;
+        break;
+      case "device":
+        finish();
+        current = { device: value, key: "", product };
+        break;
+      case "key":
+        if (!current) throw new Error("key= must follow device=");
+        if (current.key) throw new Error(`device ${current.device}: key= given twice`);
+        current.key = value;
+        break;
+      case "productKey":
+        if (!product) throw new Error("productKey= must follow product=");
+        products.push({ product, key: value });
+        break;
+      case "registry": {
+        const json: unknown = JSON.parse(readFileSync(value, "utf8"));
+        const list = Array.isArray(json) ? json : (json as { devices?: unknown }).devices;
+        if (!Array.isArray(list)) throw new Error(`registry ${value}: expected an array of {product, device, key}`);
+        for (const d of list as Partial<DeviceEntry>[]) {
+          if (typeof d.product !== "string" || typeof d.device !== "string" || typeof d.key !== "string") {
+            throw new Error(`registry ${value}: each entry needs string product, device and key`);
+          }
+          devices.push({ product: d.product, device: d.device, key: d.key });
+        }
+        const prods = Array.isArray(json) ? [] : (json as { products?: unknown }).products;
+        if (Array.isArray(prods)) {
+          for (const p of prods as Partial<ProductEntry>[]) {
+            if (typeof p.product === "string" && typeof p.key === "string") products.push({ product: p.product, key: p.key });
+          }
+        }
+        break;
+      }
+      default:
+        throw new Error(`unknown flag ${name}=`);
+    }
+  }
+  finish();
+  if (devices.length === 0) throw new Error("no device: give product= device= key= or registry=");
+  return options;
+}
+
+async function main(): Promise<void> {
+  let options: EmulatorOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`emulator: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const emulator = await startEmulator(options);
+  console.log(`broker: ${emulator.brokerUrl}`);
+  console.log(`console: ${emulator.consoleUrl}`);
+  for (const d of options.devices) console.log(`device: product=${d.product} device=${d.device}`);
+  const stop = (): void => {
+    emulator.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: Error) => {
+    console.error(`emulator: ${error.message}`);
+    process.exit(1);
+  });
+}

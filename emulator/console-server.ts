@@ -1,0 +1,158 @@
+// The web console's HTTP side: static page (console/), JSON API and a server-sent-event stream.
+//   GET  /                  the page (console/index.html, console.js, console.css; no external assets)
+//   GET  /api/state         {model, devices}
+//   GET  /api/events        text/event-stream of EmulatorEvent objects ("data: {...}")
+//   POST /api/set           {product, device, params: {id: value}} -> SetResult (waits for set_reply)
+//   POST /api/get           {product, device, params: [id, ...]}   -> SetResult with data
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import type { ThingModel } from "./thing-model.ts";
+import { isNumericType } from "./thing-model.ts";
+import type { DeviceView, EmulatorEvent, SetResult } from "./index.ts";
+
+export interface ConsoleBackend {
+  model: ThingModel;
+  events: EventEmitter;
+  devices(): DeviceView[];
+  set(product: string, device: string, params: unknown): Promise<SetResult>;
+  get(product: string, device: string, ids: unknown): Promise<SetResult>;
+}
+
+export interface ConsoleServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const STATIC: Record<string, [file: string, type: string]> = {
+  "/": ["index.html", "text/html; charset=utf-8"],
+  "/index.html": ["index.html", "text/html; charset=utf-8"],
+  "/console.js": ["console.js", "text/javascript; charset=utf-8"],
+  "/console.css": ["console.css", "text/css; charset=utf-8"],
+};
+
+function modelView(model: ThingModel): unknown {
+  return {
+    properties: [...model.properties.values()].map((p) => ({
+      identifier: p.identifier,
+      name: p.name,
+      type: p.dataType.type,
+      numeric: isNumericType(p.dataType),
+      writable: p.writable,
+      unit: p.unit,
+      min: p.min,
+      max: p.max,
+      step: p.step,
+      labels: p.labels,
+    })),
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error("body too large"));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function startConsole(backend: ConsoleBackend, port: number, host: string): Promise<ConsoleServer> {
+  const dir = new URL("./console/", import.meta.url);
+  const files = new Map<string, Buffer>();
+  for (const [file] of Object.values(STATIC)) files.set(file, readFileSync(new URL(file, dir)));
+  const streams = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  const onEvent = (event: EmulatorEvent): void => {
+    const line = `data: ${JSON.stringify(event)}\n\n`;
+    for (const res of streams) res.write(line);
+  };
+  backend.events.on("event", onEvent);
+  const heartbeat = setInterval(() => {
+    for (const res of streams) res.write(": ping\n\n");
+  }, 15000);
+  heartbeat.unref();
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://console");
+    const route = `${req.method} ${url.pathname}`;
+    const page = STATIC[url.pathname];
+    if (req.method === "GET" && page) {
+      res.writeHead(200, { "content-type": page[1], "cache-control": "no-store" });
+      res.end(files.get(page[0]));
+      return;
+    }
+    if (route === "GET /api/state") {
+      sendJson(res, 200, { model: modelView(backend.model), devices: backend.devices() });
+      return;
+    }
+    if (route === "GET /api/events") {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+      res.write("retry: 1000\n\n");
+      streams.add(res);
+      req.on("close", () => streams.delete(res));
+      return;
+    }
+    if (route === "POST /api/set" || route === "POST /api/get") {
+      readBody(req)
+        .then((text) => {
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return sendJson(res, 400, { ok: false, error: "body is not JSON" });
+          }
+          const b = (body ?? {}) as { product?: unknown; device?: unknown; params?: unknown };
+          if (typeof b.product !== "string" || typeof b.device !== "string") {
+            return sendJson(res, 400, { ok: false, error: "product and device are required" });
+          }
+          const op = route === "POST /api/set" ? backend.set : backend.get;
+          return op(b.product, b.device, b.params).then((result) => sendJson(res, 200, result));
+        })
+        .catch((error: Error) => sendJson(res, 500, { ok: false, error: error.message }));
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found\n");
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const actual = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const a = server.address();
+      resolve(typeof a === "object" && a ? a.port : port);
+    });
+  });
+  return {
+    port: actual,
+    close() {
+      backend.events.off("event", onEvent);
+      clearInterval(heartbeat);
+      for (const res of streams) res.end();
+      streams.clear();
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// OneNET emulator console: plain DOM + SVG, no libraries. State from /api/state, then live events
+// from /api/events (server-sent events). Writes go to POST /api/set, which waits for the set_reply.
+"use strict";
+(function () {
+  var model = { properties: [] };
+  var devices = new Map(); // "pid/dev" -> { view, el, props: Map(id -> {el, valueEl, timeEl, svg}) }
+  var HISTORY = 500;
+  var SVGNS = "http://www.w3.org/2000/svg";
+
+  function $(tag, attrs, children) {
+    var el = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "text") el.textContent = attrs[k];
+      else if (k === "className") el.className = attrs[k];
+      else el.setAttribute(k, attrs[k]);
+    }
+    (children || []).forEach(function (c) { el.appendChild(c); });
+    return el;
+  }
+  function svgEl(tag, attrs) {
+    var el = document.createElementNS(SVGNS, tag);
+    for (var k in attrs) el.setAttribute(k, attrs[k]);
+    return el;
+  }
+  function key(product, device) { return product + "/" + device; }
+  function fmtTime(ms) {
+    var d = new Date(ms);
+    return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  }
+  function fmtValue(def, v) {
+    if (v === undefined) return "–";
+    if (def && def.type === "bool") return v ? "true" : "false";
+    if (typeof v === "number" && def && (def.type === "float" || def.type === "double")) {
+      return String(Math.round(v * 100) / 100);
+    }
+    return typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+
+  function renderChart(entry, points) {
+    var svg = entry.svg;
+    if (!svg) return;
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var W = 300, H = 70, L = 34, R = 4, T = 6, B = 12;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("preserveAspectRatio", "none");
+    if (!points || points.length === 0) {
+      var t = svgEl("text", { x: L, y: H / 2 }); t.textContent = "no data yet"; svg.appendChild(t);
+      return;
+    }
+    var t0 = points[0][0], t1 = points[points.length - 1][0];
+    var lo = Infinity, hi = -Infinity;
+    points.forEach(function (p) { if (p[1] < lo) lo = p[1]; if (p[1] > hi) hi = p[1]; });
+    if (hi === lo) { hi += 1; lo -= 1; }
+    if (t1 === t0) t1 = t0 + 1;
+    function x(t) { return L + (t - t0) / (t1 - t0) * (W - L - R); }
+    function y(v) { return T + (hi - v) / (hi - lo) * (H - T - B); }
+    svg.appendChild(svgEl("line", { class: "grid", x1: L, x2: W - R, y1: y(hi), y2: y(hi) }));
+    svg.appendChild(svgEl("line", { class: "grid", x1: L, x2: W - R, y1: y(lo), y2: y(lo) }));
+    var labels = [[hi, y(hi) + 3], [lo, y(lo) + 3]];
+    labels.forEach(function (l) {
+      var tx = svgEl("text", { x: 2, y: l[1] }); tx.textContent = String(Math.round(l[0] * 100) / 100); svg.appendChild(tx);
+    });
+    var ta = svgEl("text", { x: L, y: H - 1 }); ta.textContent = fmtTime(t0).slice(0, 8); svg.appendChild(ta);
+    var tb = svgEl("text", { x: W - R, y: H - 1, "text-anchor": "end" }); tb.textContent = fmtTime(t1).slice(0, 8); svg.appendChild(tb);
+    var d = points.map(function (p) { return x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1); }).join(" ");
+    svg.appendChild(svgEl("polyline", { class: "line", points: d }));
+    var last = points[points.length - 1];
+    svg.appendChild(svgEl("circle", { class: "dot", cx: x(last[0]), cy: y(last[1]), r: 2.5 }));
+    svg.setAttribute("data-points", String(points.length));
+  }
+
+  function control(dev, def, entry) {
+    var input;
+    if (def.type === "bool") {
+      input = $("select", { "data-input": def.identifier }, [$("option", { value: "true", text: "true" }), $("option", { value: "false", text: "false" })]);
+    } else if (def.type === "enum" && def.labels) {
+      input = $("select", { "data-input": def.identifier }, Object.keys(def.labels).map(function (k) {
+        return $("option", { value: k, text: k + " " + def.labels[k] });
+      }));
+    } else {
+      input = $("input", { type: def.numeric ? "number" : "text", "data-input": def.identifier });
+      if (def.min !== undefined) input.setAttribute("min", def.min);
+      if (def.max !== undefined) input.setAttribute("max", def.max);
+      if (def.step !== undefined) input.setAttribute("step", def.step);
+    }
+    var button = $("button", { type: "button", "data-set": def.identifier, text: "Set" });
+    var reply = $("div", { className: "reply", "data-reply": def.identifier });
+    button.addEventListener("click", function () {
+      var raw = input.value, value;
+      if (def.type === "bool") value = raw === "true";
+      else if (def.numeric || def.type === "enum") {
+        if (raw.trim() === "" || !isFinite(Number(raw))) { reply.className = "reply bad"; reply.textContent = "enter a number"; return; }
+        value = Number(raw);
+      } else value = raw;
+      var params = {}; params[def.identifier] = value;
+      button.disabled = true;
+      reply.className = "reply"; reply.textContent = "set " + JSON.stringify(params) + " … waiting for set_reply";
+      fetch("api/set", { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ product: dev.product, device: dev.device, params: params }) })
+        .then(function (r) { return r.json(); })
+        .then(function (res) {
+          if (res.ok) {
+            reply.className = "reply " + (res.code === 200 ? "ok" : "bad");
+            reply.textContent = "set_reply id=" + res.id + " code=" + res.code + (res.msg ? " " + res.msg : "");
+          } else {
+            reply.className = "reply bad";
+            reply.textContent = "failed: " + res.error;
+          }
+        }, function (e) { reply.className = "reply bad"; reply.textContent = "failed: " + e; })
+        .then(function () { button.disabled = false; });
+    });
+    entry.input = input;
+    return [$("div", { className: "control" }, [input, button]), reply];
+  }
+
+  function renderDevice(view) {
+    var k = key(view.product, view.device);
+    var dev = { product: view.product, device: view.device, view: view, props: new Map() };
+    var status = $("span", { className: "badge", "data-testid": "status" });
+    var since = $("span", { className: "sub" });
+    var head = $("div", { className: "head" }, [
+      $("h2", { text: view.device }), $("span", { className: "sub", text: "product " + view.product }), status, since
+    ]);
+    var grid = $("div", { className: "props" });
+    model.properties.forEach(function (def) {
+      var valueEl = $("span", { className: "v", text: "–" });
+      var valueBox = $("div", { className: "value", "data-value": def.identifier }, [valueEl]);
+      if (def.unit) valueBox.appendChild($("span", { className: "unit", text: def.unit }));
+      var timeEl = $("div", { className: "time", text: "no report yet" });
+      var entry = { valueEl: valueEl, timeEl: timeEl, svg: null, def: def };
+      var children = [
+        $("div", { className: "name" }, [$("span", { text: def.name + " (" + def.identifier + ")" }), $("span", { text: def.type + (def.writable ? " · rw" : " · r") })]),
+        valueBox, timeEl
+      ];
+      if (def.numeric) {
+        entry.svg = svgEl("svg", { "data-chart": def.identifier, role: "img", "aria-label": def.name + " over time" });
+        children.push(entry.svg);
+      }
+      if (def.writable) children = children.concat(control(dev, def, entry));
+      var card = $("div", { className: "prop", "data-prop": def.identifier }, children);
+      grid.appendChild(card);
+      dev.props.set(def.identifier, entry);
+    });
+    var logList = $("ol", {});
+    var subs = $("div", { className: "subs" });
+    var log = $("details", { className: "log", open: "" }, [$("summary", { text: "Device log (platform view)" }), logList]);
+    dev.el = $("section", { className: "device", "data-device": k }, [head, grid, subs, log]);
+    dev.status = status; dev.sinceEl = since; dev.logList = logList; dev.subsEl = subs;
+    devices.set(k, dev);
+    setOnline(dev, view.online, view.since);
+    setSubs(dev, view.subscriptions);
+    Object.keys(view.latest).forEach(function (id) { setValue(dev, id, view.latest[id].value, view.latest[id].time, false); });
+    dev.props.forEach(function (entry, id) { renderChart(entry, view.history[id] || []); });
+    view.log.forEach(function (line) { addLog(dev, line); });
+    return dev.el;
+  }
+
+  function setOnline(dev, online, since) {
+    dev.view.online = online;
+    dev.status.className = "badge " + (online ? "on" : "off");
+    dev.status.textContent = online ? "online" : "offline";
+    dev.sinceEl.textContent = "since " + fmtTime(since);
+  }
+  function setSubs(dev, list) {
+    dev.subsEl.textContent = list.length ? "subscribed: " + list.join("  ") : "subscribed: (nothing: no downlink can reach the device)";
+  }
+  function setValue(dev, id, value, time, chart) {
+    var entry = dev.props.get(id);
+    if (!entry) return;
+    entry.valueEl.textContent = fmtValue(entry.def, value);
+    entry.timeEl.textContent = "at " + fmtTime(time);
+    if (chart && typeof value === "number") {
+      var h = dev.view.history[id] || (dev.view.history[id] = []);
+      var last = h[h.length - 1];
+      if (last && last[0] === time && last[1] === value) return;
+      h.push([time, value]);
+      if (h.length > HISTORY) h.splice(0, h.length - HISTORY);
+      renderChart(entry, h);
+    }
+  }
+  function addLog(dev, line) {
+    var li = $("li", { className: line.level, text: fmtTime(line.time) + "  " + line.text });
+    dev.logList.insertBefore(li, dev.logList.firstChild);
+    while (dev.logList.childNodes.length > 100) dev.logList.removeChild(dev.logList.lastChild);
+  }
+
+  function onEvent(ev) {
+    var dev = devices.get(key(ev.product, ev.device));
+    if (!dev) return;
+    if (ev.type === "online") setOnline(dev, ev.online, ev.time);
+    else if (ev.type === "property") setValue(dev, ev.identifier, ev.value, ev.time, true);
+    else if (ev.type === "log") addLog(dev, ev.line);
+    else if (ev.type === "subscriptions") setSubs(dev, ev.subscriptions);
+  }
+
+  var link = document.getElementById("link");
+  // Open the event stream first and hold events until the state snapshot is drawn, so nothing that
+  // happens between the two requests is missed (a duplicate chart point is skipped in setValue).
+  function connect() {
+    var ready = false, held = [];
+    var es = new EventSource("api/events");
+    es.onmessage = function (m) {
+      var ev = JSON.parse(m.data);
+      if (ready) onEvent(ev); else held.push(ev);
+    };
+    es.onerror = function () {
+      link.className = "badge off"; link.textContent = "reconnecting…";
+      es.close();
+      setTimeout(connect, 2000);
+    };
+    es.onopen = function () {
+      fetch("api/state").then(function (r) { return r.json(); }).then(function (state) {
+        model = state.model;
+        devices.clear();
+        var main = document.getElementById("devices");
+        main.textContent = "";
+        if (state.devices.length === 0) main.appendChild($("p", { className: "empty", text: "No devices registered." }));
+        state.devices.forEach(function (view) { main.appendChild(renderDevice(view)); });
+        ready = true;
+        held.forEach(onEvent);
+        held = [];
+        link.className = "badge on"; link.textContent = "live";
+      }, function () { es.onerror(); });
+    };
+  }
+  connect();
+})();

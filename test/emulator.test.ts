@@ -1,0 +1,331 @@
+// The OneNET emulator enforces the platform's rules (../shared/facts/onenet.md, cited per test as
+// "facts: <section>") against MQTT.js acting as a well- or mis-behaving device.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import mqttPacket from "mqtt-packet";
+import { startEmulator, VirtualClock, type Emulator } from "../emulator/index.ts";
+import { makeToken, parseToken, tokenSignature, verifyToken } from "../emulator/token.ts";
+import { connect, connectOk, FAR_ET, publish, subscribe, until, type TestDevice } from "../emulator/testing.ts";
+
+const PID = "Pr0duct01";
+const KEY_A = Buffer.from("device-a-secret-key-0123456789ab").toString("base64");
+const KEY_B = Buffer.from("device-b-secret-key-0123456789ab").toString("base64");
+const KEY_C = Buffer.from("device-c-secret-key-0123456789ab").toString("base64");
+const PRODUCT_KEY = Buffer.from("product-level-secret-key-0123456").toString("base64");
+const A = { product: PID, device: "dev-a", key: KEY_A };
+const B = { product: PID, device: "dev-b", key: KEY_B };
+const C = { product: PID, device: "dev-c", key: KEY_C };
+const NOW = Date.UTC(2026, 0, 1);
+
+const logLines: string[] = [];
+let emu: Emulator;
+let clock: VirtualClock;
+const open: TestDevice[] = [];
+
+async function device(entry = A, overrides = {}): Promise<TestDevice> {
+  const d = await connectOk(emu.brokerUrl, entry, overrides);
+  open.push(d);
+  return d;
+}
+
+before(async () => {
+  clock = new VirtualClock(NOW);
+  emu = await startEmulator({
+    devices: [A, B, C],
+    products: [{ product: PID, key: PRODUCT_KEY }],
+    clock,
+    log: (line) => logLines.push(line),
+  });
+});
+
+after(async () => {
+  for (const d of open) await d.end();
+  await emu.close();
+});
+
+describe("token (facts: Token)", () => {
+  it("reproduces the documentation's worked example and accepts it before et", () => {
+    const token = makeToken({ key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=", res: "products/EJyXIoGn8p/devices/test", et: 1596067735, method: "md5" });
+    assert.equal(token, "version=2018-10-31&res=products%2FEJyXIoGn8p%2Fdevices%2Ftest&et=1596067735&method=md5&sign=KjQ3tFpNOHv6Cm2rLjDV%2FA%3D%3D");
+    assert.deepEqual(parseToken(token), { version: "2018-10-31", res: "products/EJyXIoGn8p/devices/test", et: "1596067735", method: "md5", sign: "KjQ3tFpNOHv6Cm2rLjDV/A==" });
+    const keyFor = (level: string) => (level === "device" ? "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=" : undefined);
+    assert.deepEqual(verifyToken({ token, product: "EJyXIoGn8p", device: "test", keyFor, nowSeconds: 1596067735 }), { ok: true, level: "device", method: "md5" });
+    assert.deepEqual(verifyToken({ token, product: "EJyXIoGn8p", device: "test", keyFor, nowSeconds: 1596067736 }), { ok: false, code: 1104 });
+  });
+
+  it("the worked example logs in to an emulator whose clock is before et", async () => {
+    const doc = { product: "EJyXIoGn8p", device: "test", key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=" };
+    const docClock = new VirtualClock(Date.UTC(2020, 6, 1));
+    const e = await startEmulator({ devices: [doc], clock: docClock, log: () => {} });
+    try {
+      const password = "version=2018-10-31&res=products%2FEJyXIoGn8p%2Fdevices%2Ftest&et=1596067735&method=md5&sign=KjQ3tFpNOHv6Cm2rLjDV%2FA%3D%3D";
+      const ok = await connect(e.brokerUrl, doc, { password });
+      assert.ok(ok.device, "CONNACK 0 before et");
+      await ok.device.end();
+      docClock.advance(40 * 86400 * 1000); // now after 2020-07-30T00:08:55Z = et
+      assert.deepEqual(await connect(e.brokerUrl, doc, { password }), { refused: 4 });
+    } finally {
+      await e.close();
+    }
+  });
+
+  for (const method of ["md5", "sha1", "sha256"] as const) {
+    it(`accepts method ${method} at device level and product level`, async () => {
+      const d1 = await device(A, { password: makeToken({ key: KEY_A, res: `products/${PID}/devices/dev-a`, et: FAR_ET, method }) });
+      await d1.end();
+      const d2 = await device(A, { password: makeToken({ key: PRODUCT_KEY, res: `products/${PID}`, et: FAR_ET, method }) });
+      await d2.end();
+    });
+  }
+
+  const tokenA = (over: { key?: string; res?: string; et?: number; method?: "md5" | "sha1" | "sha256" } = {}) =>
+    makeToken({ key: KEY_A, res: `products/${PID}/devices/dev-a`, et: FAR_ET, ...over });
+  const refusals: [string, Record<string, unknown>, string][] = [
+    ["signature with another device's key", { password: tokenA({ key: KEY_B }) }, "1106"],
+    ["product-level token signed with the device key", { password: tokenA({ res: `products/${PID}` }) }, "1106"],
+    ["expired et", { password: tokenA({ et: NOW / 1000 - 1 }) }, "1104"],
+    ["version other than 2018-10-31", { password: tokenA().replace("2018-10-31", "2018-10-30") }, "1111"],
+    ["method sha512", { password: tokenA().replace("method=sha256", "method=sha512") }, "1110"],
+    ["res naming another device", { password: makeToken({ key: KEY_A, res: `products/${PID}/devices/dev-b`, et: FAR_ET }) }, "1114"],
+    ["clientId other than the device", { clientId: "dev-a-x" }, "1114"],
+    ["username other than the product", { username: "OtherPid" }, "1114"],
+    ["device not registered", { clientId: "ghost", password: makeToken({ key: KEY_A, res: `products/${PID}/devices/ghost`, et: FAR_ET }) }, "1107"],
+    ["no password", { password: undefined }, "1101"],
+    ["token that is not a token", { password: "hello" }, "1103"],
+  ];
+  for (const [what, overrides, code] of refusals) {
+    it(`CONNACK 4 for ${what} (log code ${code})`, async () => {
+      const before = logLines.length;
+      assert.deepEqual(await connect(emu.brokerUrl, A, overrides), { refused: 4 });
+      assert.ok(logLines.slice(before).some((l) => l.includes(`login failed: ${code}`)), `log names ${code}`);
+    });
+  }
+
+  it("a sign left un-URL-encoded ('+' raw) fails like on the platform, encoded it passes", async () => {
+    let et = FAR_ET;
+    while (!tokenSignature(KEY_A, `products/${PID}/devices/dev-a`, et, "sha256").includes("+")) et--;
+    const good = tokenA({ et });
+    const raw = good.replace(/sign=.*$/, "sign=" + tokenSignature(KEY_A, `products/${PID}/devices/dev-a`, et, "sha256"));
+    assert.deepEqual(await connect(emu.brokerUrl, A, { password: raw }), { refused: 4 });
+    (await device(A, { password: good })).end();
+  });
+});
+
+describe("CONNECT rules (facts: CONNECT)", () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ["will flag set", { will: { topic: `$sys/${PID}/dev-a/thing/event/post`, payload: Buffer.from("bye"), qos: 0, retain: false } }],
+    ["clean session 0", { clean: false }],
+    ["keepalive 9 s", { keepalive: 9 }],
+    ["keepalive 0 (off)", { keepalive: 0 }],
+    ["keepalive 1801 s", { keepalive: 1801 }],
+  ];
+  for (const [what, overrides] of cases) {
+    it(`refuses ${what}`, async () => {
+      const outcome = await connect(emu.brokerUrl, A, overrides);
+      assert.equal(outcome.device, undefined);
+      assert.equal(outcome.refused, 5);
+    });
+  }
+  it("accepts keepalive 10 and 1800 (the range's ends)", async () => {
+    await (await device(A, { keepalive: 10 })).end();
+    await (await device(A, { keepalive: 1800 })).end();
+  });
+  it("refuses MQTT 3.1 and 5 (3.1.1 only)", async () => {
+    assert.equal((await connect(emu.brokerUrl, A, { protocolVersion: 3, protocolId: "MQIsdp" })).refused, 1);
+    const v5 = await connect(emu.brokerUrl, A, { protocolVersion: 5 });
+    assert.equal(v5.device, undefined);
+  });
+  it("disconnects a second CONNECT on a connection", async () => {
+    const d = await device(A);
+    (d.client.stream as NodeJS.WritableStream).write(mqttPacket.generate({ cmd: "connect", clientId: "dev-a", protocolVersion: 4, protocolId: "MQTT", clean: true, keepalive: 60 }));
+    await d.closed;
+  });
+});
+
+describe("publish rules (facts: QoS, retain, limits)", () => {
+  const violations: [string, (d: TestDevice) => void][] = [
+    ["QoS 2 PUBLISH", (d) => d.client.publish(d.prefix + "thing/property/post", "{}", { qos: 2 })],
+    ["retained PUBLISH", (d) => d.client.publish(d.prefix + "thing/property/post", "{}", { qos: 0, retain: true })],
+    ["PUBLISH to another device's space", (d) => d.client.publish(`$sys/${PID}/dev-b/thing/property/post`, "{}", { qos: 0 })],
+    ["PUBLISH outside $sys", (d) => d.client.publish("hello/world", "{}", { qos: 1 })],
+    ["PUBREC from the device", (d) => (d.client.stream as NodeJS.WritableStream).write(mqttPacket.generate({ cmd: "pubrec", messageId: 7 }))],
+    ["PUBREL from the device", (d) => (d.client.stream as NodeJS.WritableStream).write(mqttPacket.generate({ cmd: "pubrel", messageId: 7 }))],
+    ["PUBCOMP from the device", (d) => (d.client.stream as NodeJS.WritableStream).write(mqttPacket.generate({ cmd: "pubcomp", messageId: 7 }))],
+  ];
+  for (const [what, act] of violations) {
+    it(`disconnects on ${what}, and the console shows the device offline with the reason`, async () => {
+      const d = await device(C);
+      await until(() => emu.devices().find((v) => v.device === "dev-c")!.online, "dev-c online");
+      act(d);
+      await d.closed;
+      await until(() => !emu.devices().find((v) => v.device === "dev-c")!.online, "dev-c offline");
+      const log = emu.devices().find((v) => v.device === "dev-c")!.log;
+      assert.ok(log.some((l) => l.text.startsWith("disconnected by the platform")), "device log says why");
+    });
+  }
+
+  it("grants subscriptions at most QoS 0 and refuses topics outside the device's space", async () => {
+    const d = await device(B);
+    assert.equal(await subscribe(d, "thing/property/set", 2), 0);
+    assert.equal(await subscribe(d, "thing/property/get", 1), 0);
+    // SUBACK return code 0x80 (failure); MQTT.js reports it as an error carrying the SUBACK.
+    const other = await new Promise<unknown>((resolve) =>
+      d.client.subscribe(`$sys/${PID}/dev-a/thing/#`, { qos: 0 }, (e, g) => resolve(e ? (e as Error & { packet?: unknown }).packet : g)),
+    );
+    assert.deepEqual((other as { granted?: number[] }).granted, [128]);
+    assert.equal(d.isClosed(), false);
+    await d.end();
+  });
+});
+
+describe("OneJSON replies (facts: Payloads)", () => {
+  let d: TestDevice;
+  let seq = 0;
+  before(async () => {
+    d = await device(B);
+    await subscribe(d, "thing/property/post/reply");
+    await subscribe(d, "thing/event/post/reply");
+  });
+  // Each post needs 1 s of (virtual) time after the previous one: advance the clock before each.
+  async function post(body: unknown, id: string): Promise<Record<string, unknown>> {
+    clock.advance(1000);
+    await publish(d, "thing/property/post", body, 1);
+    return (await d.next("thing/property/post/reply", (m) => m.json?.id === id)).json!;
+  }
+  const nextId = () => String(1000 + ++seq);
+
+  it("answers a good post 200 and records the values", async () => {
+    const id = nextId();
+    const reply = await post({ id, version: "1.0", params: { temp: { value: 23.6, time: NOW - 5 }, led: { value: true }, rssi: { value: -61 } } }, id);
+    assert.deepEqual(reply, { id, code: 200, msg: "success" });
+    const view = emu.devices().find((v) => v.device === "dev-b")!;
+    assert.deepEqual(view.latest.temp, { value: 23.6, time: NOW - 5 });
+    assert.equal(view.latest.led!.value, true);
+    assert.deepEqual(view.history.temp!.at(-1), [NOW - 5, 23.6]);
+  });
+  it("answers malformed JSON 301 (with the id when it can be read) and keeps the link", async () => {
+    const id = nextId();
+    const reply = await post(`{"id":"${id}","params":{"temp":{"value":1}`, id);
+    assert.equal(reply.code, 301);
+    const id2 = nextId();
+    assert.equal((await post({ id: id2, params: { temp: { value: 2 } } }, id2)).code, 200);
+    assert.equal(d.isClosed(), false);
+  });
+  it("answers a wrong type 302", async () => {
+    const id = nextId();
+    assert.equal((await post({ id, params: { temp: { value: "hot" } } }, id)).code, 302);
+    const id2 = nextId();
+    assert.equal((await post({ id: id2, params: { rssi: { value: -61.5 } } }, id2)).code, 302, "int32 needs an integer");
+    const id3 = nextId();
+    assert.equal((await post({ id: id3, params: { led: { value: 1 } } }, id3)).code, 302, "bool needs true/false");
+  });
+  it("answers a post without the value wrapper 302", async () => {
+    const id = nextId();
+    assert.equal((await post({ id, params: { temp: 23.6 } }, id)).code, 302);
+  });
+  it("answers an unknown identifier 309", async () => {
+    const id = nextId();
+    assert.equal((await post({ id, params: { temp: { value: 1 }, colour: { value: 3 } } }, id)).code, 309);
+  });
+  it("answers a non-numeric id 312", async () => {
+    assert.equal((await post({ id: "abc", params: { temp: { value: 1 } } }, "abc")).code, 312);
+  });
+  it("answers an event post for an event not in the model 309", async () => {
+    clock.advance(1000);
+    const id = nextId();
+    await publish(d, "thing/event/post", { id, params: { alarm: { value: { level: 1 } } } }, 1);
+    assert.equal((await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!.code, 309);
+  });
+});
+
+describe("downlink needs a subscription (facts: Topics)", () => {
+  it("sends the post reply only once the device has subscribed", async () => {
+    const d = await device(C);
+    clock.advance(1000);
+    await publish(d, "thing/property/post", { id: "1", params: { temp: { value: 1 } } }, 1);
+    await until(() => emu.devices().find((v) => v.device === "dev-c")!.log.some((l) => l.text.includes("1022")), "1022 in the device log");
+    await subscribe(d, "thing/property/post/reply");
+    clock.advance(1000);
+    await publish(d, "thing/property/post", { id: "2", params: { temp: { value: 2 } } }, 1);
+    const reply = await d.next("thing/property/post/reply");
+    assert.equal(reply.json!.id, "2", "the first reply was never delivered");
+    const set = await emu.setProperties(PID, "dev-c", { interval: 5 });
+    assert.equal(set.ok, false);
+    assert.match(set.error!, /1022/);
+    await d.end();
+  });
+});
+
+describe("uplink pacing: 1 message/s per device, excess delayed (facts: Rates)", () => {
+  it("holds the 2nd and 3rd of a burst until 1 s and 2 s later on the virtual clock", async () => {
+    const d = await device(A);
+    await subscribe(d, "thing/property/post/reply");
+    clock.advance(5000);
+    for (const id of ["71", "72", "73"]) await publish(d, "thing/property/post", { id, params: { uptime: { value: Number(id) } } }, 0);
+    await d.next("thing/property/post/reply", (m) => m.json?.id === "71");
+    const paced = () => emu.devices().find((v) => v.device === "dev-a")!.log.filter((l) => l.text.startsWith("uplink paced")).length;
+    await until(() => paced() >= 2, "both later posts queued by the pacer");
+    const replies = () => d.messages.filter((m) => m.topic.endsWith("post/reply")).map((m) => m.json!.id);
+    clock.advance(999);
+    // Nothing can move until the virtual clock reaches +1000 ms; a round trip proves nothing is in flight.
+    await subscribe(d, "thing/property/get");
+    assert.deepEqual(replies(), ["71"]);
+    clock.advance(1);
+    await d.next("thing/property/post/reply", (m) => m.json?.id === "72");
+    await subscribe(d, "thing/property/set");
+    assert.deepEqual(replies(), ["71", "72"]);
+    clock.advance(1000);
+    await d.next("thing/property/post/reply", (m) => m.json?.id === "73");
+    assert.deepEqual(replies(), ["71", "72", "73"]);
+    await d.end();
+  });
+});
+
+describe("property set/get from the cloud (facts: Payloads)", () => {
+  it("set waits for the device's set_reply; get returns data", async () => {
+    const d = await device(A);
+    await subscribe(d, "thing/property/#");
+    d.client.on("message", (topic, payload) => {
+      const msg = JSON.parse(payload.toString()) as { id: string; params: unknown };
+      if (topic.endsWith("thing/property/set")) {
+        void publish(d, "thing/property/set_reply", { id: msg.id, code: 200, msg: "success" });
+      } else if (topic.endsWith("thing/property/get")) {
+        void publish(d, "thing/property/get_reply", { id: msg.id, code: 200, msg: "success", data: { interval: 30, led: false } });
+      }
+    });
+    clock.advance(1000);
+    const set = await emu.setProperties(PID, "dev-a", { interval: 30, led: true });
+    assert.equal(set.ok, true);
+    assert.equal(set.code, 200);
+    const down = d.messages.find((m) => m.topic.endsWith("thing/property/set"))!;
+    assert.deepEqual(down.json, { id: set.id, version: "1.0", params: { interval: 30, led: true } }, "no value wrapper on set");
+    clock.advance(1000);
+    const get = await emu.getProperties(PID, "dev-a", ["interval", "led"]);
+    assert.deepEqual(get.data, { interval: 30, led: false });
+    assert.equal((await emu.setProperties(PID, "dev-a", { temp: 3 })).error, "property temp is read-only");
+    assert.equal((await emu.setProperties(PID, "dev-a", { interval: "x" })).error, "property interval must be int32");
+    await d.end();
+    await until(() => !emu.devices().find((v) => v.device === "dev-a")!.online, "dev-a offline");
+    assert.equal((await emu.setProperties(PID, "dev-a", { interval: 5 })).error, "device offline");
+  });
+
+  it("a set the device does not answer times out (virtual clock)", async () => {
+    const d = await device(B);
+    await subscribe(d, "thing/property/set");
+    const pending = emu.setProperties(PID, "dev-b", { led: false });
+    await d.next("thing/property/set");
+    clock.advance(10000);
+    const result = await pending;
+    assert.equal(result.ok, false);
+    assert.match(result.error!, /no set_reply/);
+    await d.end();
+  });
+});
+
+describe("logs", () => {
+  it("never contain a key or a token", () => {
+    const all = logLines.join("\n");
+    assert.ok(logLines.length > 10);
+    for (const secret of [KEY_A, KEY_B, KEY_C, PRODUCT_KEY, "sign="]) assert.equal(all.includes(secret), false, secret);
+  });
+});
