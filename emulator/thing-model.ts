@@ -2,15 +2,14 @@
 // accessMode and dataType {type, specs}) and the OneJSON checks the platform applies to uplink
 // payloads: 301 bad JSON, 302 data type error, 309 identifier does not exist, 312 invalid message id,
 // 313 bad request (facts file, "Payloads").
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const FALLBACK_THING_MODEL = fileURLToPath(new URL("./thing-model.fallback.json", import.meta.url));
+/** The project's thing model, the file a user imports in the OneNET console (onenet/thing-model.json). */
 export const PROJECT_THING_MODEL = fileURLToPath(new URL("../onenet/thing-model.json", import.meta.url));
 
-/** The project's model (onenet/thing-model.json) once it exists, else the emulator's own copy. */
 export function defaultThingModelPath(): string {
-  return existsSync(PROJECT_THING_MODEL) ? PROJECT_THING_MODEL : FALLBACK_THING_MODEL;
+  return PROJECT_THING_MODEL;
 }
 
 export interface DataType {

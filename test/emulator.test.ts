@@ -230,11 +230,17 @@ describe("OneJSON replies (facts: Payloads)", () => {
   it("answers a non-numeric id 312", async () => {
     assert.equal((await post({ id: "abc", params: { temp: { value: 1 } } }, "abc")).code, 312);
   });
-  it("answers an event post for an event not in the model 309", async () => {
-    clock.advance(1000);
-    const id = nextId();
-    await publish(d, "thing/event/post", { id, params: { alarm: { value: { level: 1 } } } }, 1);
-    assert.equal((await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!.code, 309);
+  it("answers event posts: 200 for the model's alarm event, 309 for an unknown event or field", async () => {
+    const event = async (params: unknown): Promise<unknown> => {
+      clock.advance(1000);
+      const id = nextId();
+      await publish(d, "thing/event/post", { id, params }, 1);
+      return (await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!.code;
+    };
+    assert.equal(await event({ alarm: { value: { code: 3, msg: "sensor lost" }, time: NOW } }), 200);
+    assert.equal(await event({ alarm: { value: { code: "3" } } }), 302);
+    assert.equal(await event({ alarm: { value: { level: 1 } } }), 309);
+    assert.equal(await event({ fire: { value: {} } }), 309);
   });
 });
 
