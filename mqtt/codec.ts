@@ -52,10 +52,11 @@ const PROTOCOL_NAME = [0x00, 0x04, 0x4d, 0x51, 0x54, 0x54]; // length-prefixed "
 // Validation shared by both directions
 
 function checkMessageId(id: unknown, what: string): number {
-  if (typeof id !== "number" || !(id >= 1 && id <= 65535) || id !== Math.floor(id)) {
+  // One mask proves a whole number in 0..65535 (strings, NaN and fractions all fail it).
+  if (((id as number) & 0xffff) !== id || id === 0) {
     throw new ProtocolError(`${what}: packet identifier must be 1..65535, got ${String(id)} [MQTT-2.3.1-1]`);
   }
-  return id;
+  return id as number;
 }
 
 function checkQos(qos: unknown, what: string): QoS {
@@ -115,16 +116,12 @@ function payloadOf(b: unknown, what: string): Uint8Array {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-function lengthBytes(remaining: number): number {
+/** Allocates the exact buffer and writes the fixed header; the body starts at out.length - remaining. */
+function start(first: number, remaining: number): Uint8Array {
   if (remaining > MAX_REMAINING_LENGTH) {
     throw new ProtocolError(`packet of ${remaining} bytes exceeds the maximum remaining length [MQTT-2.2.3]`);
   }
-  return remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
-}
-
-/** Allocates the exact buffer and writes the fixed header; returns the buffer and body offset. */
-function start(first: number, remaining: number): { out: Uint8Array; at: number } {
-  const out = new Uint8Array(1 + lengthBytes(remaining) + remaining);
+  const out = new Uint8Array(1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4) + remaining);
   out[0] = first;
   let at = 1;
   let x = remaining;
@@ -134,7 +131,7 @@ function start(first: number, remaining: number): { out: Uint8Array; at: number 
     if (x > 0) digit |= 0x80;
     out[at++] = digit;
   } while (x > 0);
-  return { out, at };
+  return out;
 }
 
 function writeString(s: string, length: number, out: Uint8Array, at: number): number {
@@ -159,30 +156,40 @@ function ack(first: number, id: number): Uint8Array {
   return out;
 }
 
-// The last PUBLISH topic encoded: firmware publishes to a handful of fixed topics, so checking and
-// measuring the same string again is skipped.
-let lastTopic = "";
-let lastTopicLength = -1;
+// PUBLISH topic names, checked and encoded once. Firmware publishes to a handful of fixed topics, and
+// on XS a per-character loop costs about 25 computrons a character where a native copy costs 2.
+// Bounded: when full it starts again, so a stream of distinct topics cannot grow it.
+const topicCache = new Map<string, Uint8Array>();
+const TOPIC_CACHE_LIMIT = 16;
+
+function publishTopicBytes(topic: unknown, what: string): Uint8Array {
+  const cached = typeof topic === "string" ? topicCache.get(topic) : undefined;
+  if (cached !== undefined) return cached;
+  const length = stringLength(topic, `${what} topic`);
+  checkTopicName(topic as string, what);
+  const bytes = new Uint8Array(length);
+  utf8Write(topic as string, bytes, 0);
+  if (topicCache.size >= TOPIC_CACHE_LIMIT) topicCache.clear();
+  topicCache.set(topic as string, bytes);
+  return bytes;
+}
 
 function encodePublish(p: Extract<PacketInput, { cmd: "publish" }>): Uint8Array {
-  const qos = checkQos(p.qos ?? 0, "PUBLISH");
+  const qos = p.qos ?? 0;
+  if (qos !== 0 && qos !== 1 && qos !== 2) checkQos(qos, "PUBLISH");
   const dup = p.dup === true;
   if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP must be 0 for QoS 0 [MQTT-3.3.1-2]");
-  const topic = p.topic;
-  let topicLength: number;
-  if (topic === lastTopic && lastTopicLength >= 0) {
-    topicLength = lastTopicLength;
-  } else {
-    topicLength = stringLength(topic, "PUBLISH topic");
-    checkTopicName(topic, "PUBLISH");
-    lastTopic = topic;
-    lastTopicLength = topicLength;
-  }
+  const topic = publishTopicBytes(p.topic, "PUBLISH");
   const payload = payloadOf(p.payload, "PUBLISH");
   const id = qos > 0 ? checkMessageId(p.messageId, "PUBLISH") : 0;
-  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payload.length;
-  const { out, at: headerEnd } = start((PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (p.retain === true ? 1 : 0), remaining);
-  let at = writeString(topic, topicLength, out, headerEnd);
+  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
+  const out = start((PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (p.retain === true ? 1 : 0), remaining);
+  const headerEnd = out.length - remaining;
+  let at = headerEnd;
+  out[at++] = topic.length >> 8;
+  out[at++] = topic.length & 0xff;
+  out.set(topic, at);
+  at += topic.length;
   if (qos > 0) {
     out[at++] = id >> 8;
     out[at++] = id & 0xff;
@@ -234,7 +241,8 @@ function encodeConnect(p: Extract<PacketInput, { cmd: "connect" }>): Uint8Array 
     remaining += 2 + binaryLength(p.password, "CONNECT password");
     flags |= 0x40;
   }
-  const { out, at: headerEnd } = start(CONNECT << 4, remaining);
+  const out = start(CONNECT << 4, remaining);
+  const headerEnd = out.length - remaining;
   let at = headerEnd;
   for (let i = 0; i < PROTOCOL_NAME.length; i++) out[at++] = PROTOCOL_NAME[i];
   out[at++] = 4;
@@ -266,7 +274,8 @@ function encodeSubscribe(messageId: number, subscriptions: Subscription[]): Uint
     lengths.push(length);
     remaining += 2 + length + 1;
   }
-  const { out, at: headerEnd } = start((SUBSCRIBE << 4) | 0x02, remaining);
+  const out = start((SUBSCRIBE << 4) | 0x02, remaining);
+  const headerEnd = out.length - remaining;
   let at = headerEnd;
   out[at++] = id >> 8;
   out[at++] = id & 0xff;
@@ -290,7 +299,8 @@ function encodeUnsubscribe(messageId: number, filters: string[]): Uint8Array {
     lengths.push(length);
     remaining += 2 + length;
   }
-  const { out, at: headerEnd } = start((UNSUBSCRIBE << 4) | 0x02, remaining);
+  const out = start((UNSUBSCRIBE << 4) | 0x02, remaining);
+  const headerEnd = out.length - remaining;
   let at = headerEnd;
   out[at++] = id >> 8;
   out[at++] = id & 0xff;
@@ -303,7 +313,8 @@ function encodeSuback(messageId: number, granted: GrantedQoS[]): Uint8Array {
   if (!Array.isArray(granted) || granted.length === 0) {
     throw new ProtocolError("SUBACK: needs one return code per subscription [MQTT-3.9.3-1]");
   }
-  const { out, at: headerEnd } = start(SUBACK << 4, 2 + granted.length);
+  const out = start(SUBACK << 4, 2 + granted.length);
+  const headerEnd = out.length - (2 + granted.length);
   let at = headerEnd;
   out[at++] = id >> 8;
   out[at++] = id & 0xff;
@@ -374,6 +385,89 @@ const NAMES = [
   "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved(15)",
 ];
 
+/** Why a first byte is refused, or "" when its type and flags are acceptable. */
+function firstByteProblem(first: number): string {
+  const type = first >> 4;
+  const flags = first & 0x0f;
+  if (type === 0 || type === 15) return `reserved packet type ${type} [MQTT-2.2.1]`;
+  const required = FLAGS[type];
+  if (required >= 0 && flags !== required) {
+    return `${NAMES[type]}: fixed-header flags 0b${flags.toString(2).padStart(4, "0")} must be 0b${required.toString(2).padStart(4, "0")} [MQTT-2.2.2-2]`;
+  }
+  if (type === PUBLISH && (flags & 0x06) === 0x06) return "PUBLISH: QoS 3 [MQTT-3.3.1-4]";
+  return "";
+}
+
+// One lookup accepts or refuses a first byte: on XS each comparison in JS costs computrons.
+const FIRST_BYTE_OK = new Uint8Array(256);
+for (let b = 0; b < 256; b++) FIRST_BYTE_OK[b] = firstByteProblem(b) === "" ? 1 : 0;
+
+// readFixedHeader packs its answer into one number: header length x 2^28 + remaining length.
+const HEADER_LENGTH_UNIT = 0x10000000;
+const REMAINING_MASK = 0x0fffffff;
+
+/**
+ * Reads and checks the fixed header at bytes[at..end); -1 while it is incomplete. A packet type,
+ * flag or size that cannot be accepted is refused here, before any of its body is buffered.
+ */
+function readFixedHeader(bytes: Uint8Array, at: number, end: number, maxPacketSize: number): number {
+  const first = bytes[at];
+  if (FIRST_BYTE_OK[first] === 0) throw new ProtocolError(firstByteProblem(first));
+  let remaining = 0;
+  let multiplier = 1;
+  let i = at + 1;
+  for (;;) {
+    if (i >= end) return -1;
+    const digit = bytes[i++];
+    remaining += (digit & 0x7f) * multiplier;
+    if (digit < 0x80) break;
+    if (multiplier === 2_097_152) throw new ProtocolError("remaining length is longer than four bytes [MQTT-2.2.3]");
+    multiplier *= 128;
+  }
+  const headerLength = i - at;
+  if (headerLength + remaining > maxPacketSize) {
+    throw new ProtocolError(`${NAMES[first >> 4]} of ${headerLength + remaining} bytes exceeds maxPacketSize ${maxPacketSize}`);
+  }
+  return headerLength * HEADER_LENGTH_UNIT + remaining;
+}
+
+const ACK_CMDS = ["", "", "", "", "puback", "pubrec", "pubrel", "pubcomp", "", "", "", "unsuback"];
+
+// Short strings, the shape of nearly every topic and client id, take a fast path: one native call
+// makes the string and one regex proves it plain ASCII without U+0000 (and, for topic names, without
+// wildcards). On XS a per-byte check in JS would cost about 25 computrons a byte. Longer strings go
+// the general way, so apply never pushes more arguments than the board's small XS stack holds.
+const FAST_STRING_MAX = 64;
+const NOT_PLAIN_ASCII = /[\u0000\u0080-\uffff]/;
+const NOT_PLAIN_TOPIC_NAME = /[\u0000#+\u0080-\uffff]/;
+
+function decodeString(bytes: Uint8Array, from: number, to: number, what: string): string {
+  if (to - from <= FAST_STRING_MAX) {
+    const s = Reflect.apply(String.fromCharCode, null, bytes.subarray(from, to)) as string;
+    if (!NOT_PLAIN_ASCII.test(s)) return s;
+    if (s.indexOf("\u0000") !== -1) throw new ProtocolError(`${what}: string contains U+0000 [MQTT-1.5.3-2]`);
+  }
+  let s: string;
+  try {
+    s = utf8Decode(bytes, from, to);
+  } catch (error) {
+    throw new ProtocolError(`${what}: ${(error as Error).message} [MQTT-1.5.3-1]`);
+  }
+  if (s.indexOf("\u0000") !== -1) throw new ProtocolError(`${what}: string contains U+0000 [MQTT-1.5.3-2]`);
+  return s;
+}
+
+/** A PUBLISH topic name: well-formed, non-empty, no wildcards [MQTT-4.7.3-1, MQTT-3.3.2-2]. */
+function decodeTopicName(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from <= FAST_STRING_MAX && to > from) {
+    const s = Reflect.apply(String.fromCharCode, null, bytes.subarray(from, to)) as string;
+    if (!NOT_PLAIN_TOPIC_NAME.test(s)) return s;
+  }
+  const topic = decodeString(bytes, from, to, "PUBLISH");
+  checkTopicName(topic, "PUBLISH");
+  return topic;
+}
+
 /** Reads MQTT strings and fields out of one packet body, refusing any overrun of its length. */
 class BodyReader {
   bytes: Uint8Array = EMPTY;
@@ -416,26 +510,7 @@ class BodyReader {
     const to = from + length;
     if (to > this.end) throw new ProtocolError(`${this.what}: a string length of ${length} overruns the packet`);
     this.at = to;
-    const bytes = this.bytes;
-    // Fast path: plain ASCII without U+0000, the shape of nearly every topic and client id.
-    let ascii = true;
-    for (let i = from; i < to; i++) {
-      const b = bytes[i];
-      if (b === 0) throw new ProtocolError(`${this.what}: string contains U+0000 [MQTT-1.5.3-2]`);
-      if (b >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return Reflect.apply(String.fromCharCode, null, bytes.subarray(from, to)) as string;
-    let s: string;
-    try {
-      s = utf8Decode(bytes, from, to);
-    } catch (error) {
-      throw new ProtocolError(`${this.what}: ${(error as Error).message} [MQTT-1.5.3-1]`);
-    }
-    if (s.indexOf("\u0000") !== -1) throw new ProtocolError(`${this.what}: string contains U+0000 [MQTT-1.5.3-2]`);
-    return s;
+    return decodeString(this.bytes, from, to, this.what);
   }
 
   messageId(): number {
@@ -462,7 +537,9 @@ export interface DecoderOptions {
  */
 export class Decoder {
   readonly maxPacketSize: number;
-  #failed: ProtocolError | undefined;
+  // True while push runs; still true on entry means the previous push threw, and the stream is
+  // beyond repair. A flag, not try/catch: on XS entering a try block costs as much as a whole ack.
+  #busy = false;
   #body = new BodyReader();
   // A packet split across chunks: its fixed header is gathered in #header until the total size is
   // known, then the whole packet is gathered in #partial (allocated once, exactly sized).
@@ -470,11 +547,6 @@ export class Decoder {
   #headerFill = 0;
   #partial: Uint8Array = EMPTY;
   #partialFill = 0;
-  // The fixed header last parsed by #parseHeader.
-  #type = 0;
-  #flags = 0;
-  #headerLength = 0;
-  #remaining = 0;
 
   constructor(options: DecoderOptions = {}) {
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
@@ -490,30 +562,31 @@ export class Decoder {
   }
 
   push(chunk: Uint8Array): Packet[] {
-    if (this.#failed) throw this.#failed;
+    if (this.#busy) throw new ProtocolError("the stream failed earlier with a protocol error; close the connection");
+    this.#busy = true;
     const packets: Packet[] = [];
-    try {
-      let at = this.#headerFill > 0 || this.#partialFill > 0 ? this.#continuePartial(chunk, packets) : 0;
-      const end = chunk.length;
-      while (at < end) {
-        if (!this.#parseHeader(chunk, at, end)) {
-          this.#header.set(chunk.subarray(at, end), 0);
-          this.#headerFill = end - at;
-          break;
-        }
-        const bodyStart = at + this.#headerLength;
-        const packetEnd = bodyStart + this.#remaining;
-        if (packetEnd > end) {
-          this.#startPartial(chunk.subarray(at, end));
-          break;
-        }
-        packets.push(this.#decodeBody(this.#type, this.#flags, chunk, bodyStart, packetEnd));
-        at = packetEnd;
+    let at = (this.#headerFill | this.#partialFill) === 0 ? 0 : this.#continuePartial(chunk, packets);
+    const end = chunk.length;
+    while (at < end) {
+      const header = readFixedHeader(chunk, at, end, this.maxPacketSize);
+      if (header < 0) {
+        this.#header.set(chunk.subarray(at, end), 0);
+        this.#headerFill = end - at;
+        break;
       }
-    } catch (error) {
-      if (error instanceof ProtocolError) this.#failed = error;
-      throw error;
+      const bodyStart = at + ((header / HEADER_LENGTH_UNIT) | 0);
+      const packetEnd = bodyStart + (header & REMAINING_MASK);
+      if (packetEnd > end) {
+        const partial = new Uint8Array(packetEnd - at);
+        partial.set(chunk.subarray(at, end), 0);
+        this.#partial = partial;
+        this.#partialFill = end - at;
+        break;
+      }
+      packets.push(decodeBody(chunk[at], chunk, bodyStart, packetEnd, this.#body));
+      at = packetEnd;
     }
+    this.#busy = false;
     return packets;
   }
 
@@ -523,13 +596,13 @@ export class Decoder {
     if (this.#headerFill > 0) {
       // Add header bytes one by one until the remaining length is complete.
       const header = this.#header;
-      while (at < chunk.length) {
+      let parsed = -1;
+      while (parsed < 0 && at < chunk.length) {
         header[this.#headerFill++] = chunk[at++];
-        if (this.#parseHeader(header, 0, this.#headerFill)) break;
+        parsed = readFixedHeader(header, 0, this.#headerFill, this.maxPacketSize);
       }
-      if (!this.#parseHeader(header, 0, this.#headerFill)) return at;
-      const packetEnd = this.#headerLength + this.#remaining;
-      const partial = new Uint8Array(packetEnd);
+      if (parsed < 0) return at;
+      const partial = new Uint8Array(((parsed / HEADER_LENGTH_UNIT) | 0) + (parsed & REMAINING_MASK));
       partial.set(header.subarray(0, this.#headerFill), 0);
       this.#partial = partial;
       this.#partialFill = this.#headerFill;
@@ -541,148 +614,114 @@ export class Decoder {
     this.#partialFill += take;
     at += take;
     if (this.#partialFill === partial.length) {
-      this.#parseHeader(partial, 0, partial.length);
       this.#partial = EMPTY;
       this.#partialFill = 0;
-      packets.push(this.#decodeBody(this.#type, this.#flags, partial, this.#headerLength, partial.length));
+      const header = readFixedHeader(partial, 0, partial.length, this.maxPacketSize);
+      packets.push(decodeBody(partial[0], partial, (header / HEADER_LENGTH_UNIT) | 0, partial.length, this.#body));
     }
     return at;
   }
+}
 
-  #startPartial(bytes: Uint8Array): void {
-    const partial = new Uint8Array(this.#headerLength + this.#remaining);
-    partial.set(bytes, 0);
-    this.#partial = partial;
-    this.#partialFill = bytes.length;
-  }
-
-  /**
-   * Parses and checks the fixed header at bytes[at..end): false while it is incomplete. A packet
-   * type, flag or size that cannot be accepted is refused here, before its body is buffered.
-   */
-  #parseHeader(bytes: Uint8Array, at: number, end: number): boolean {
-    const first = bytes[at];
-    const type = first >> 4;
-    const flags = first & 0x0f;
-    if (type === 0 || type === 15) throw new ProtocolError(`reserved packet type ${type} [MQTT-2.2.1]`);
-    const required = FLAGS[type];
-    if (required >= 0 && flags !== required) {
-      throw new ProtocolError(`${NAMES[type]}: fixed-header flags 0b${flags.toString(2).padStart(4, "0")} must be 0b${required.toString(2).padStart(4, "0")} [MQTT-2.2.2-2]`);
+/** Decodes the body of a packet whose first byte readFixedHeader has accepted. */
+function decodeBody(first: number, bytes: Uint8Array, at: number, end: number, r: BodyReader): Packet {
+  const type = first >> 4;
+  const flags = first & 0x0f;
+  switch (type) {
+    case PUBLISH: {
+      // Inline rather than through BodyReader: this is the hot path.
+      const qos = ((flags >> 1) & 3) as QoS;
+      const dup = (flags & 8) !== 0;
+      if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP set on QoS 0 [MQTT-3.3.1-2]");
+      if (end - at < 2) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
+      const topicEnd = at + 2 + ((bytes[at] << 8) | bytes[at + 1]);
+      if (topicEnd > end) throw new ProtocolError("PUBLISH: the topic length overruns the packet");
+      const topic = decodeTopicName(bytes, at + 2, topicEnd);
+      const retain = (flags & 1) !== 0;
+      if (qos === 0) {
+        return { cmd: "publish", topic, payload: bytes.subarray(topicEnd, end), qos, dup, retain };
+      }
+      if (topicEnd + 2 > end) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
+      const messageId = (bytes[topicEnd] << 8) | bytes[topicEnd + 1];
+      if (messageId === 0) throw new ProtocolError("PUBLISH: packet identifier 0 [MQTT-2.3.1-1]");
+      return { cmd: "publish", topic, payload: bytes.subarray(topicEnd + 2, end), qos, dup, retain, messageId };
     }
-    if (type === PUBLISH && (flags & 0x06) === 0x06) throw new ProtocolError("PUBLISH: QoS 3 [MQTT-3.3.1-4]");
-    let remaining = 0;
-    let multiplier = 1;
-    let i = at + 1;
-    for (let n = 0; ; n++) {
-      if (i >= end) return false;
-      const digit = bytes[i++];
-      remaining += (digit & 0x7f) * multiplier;
-      if ((digit & 0x80) === 0) break;
-      if (n === 3) throw new ProtocolError("remaining length is longer than four bytes [MQTT-2.2.3]");
-      multiplier *= 128;
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP:
+    case UNSUBACK: {
+      if (end - at !== 2) throw new ProtocolError(`${NAMES[type]}: remaining length must be 2, got ${end - at}`);
+      const messageId = (bytes[at] << 8) | bytes[at + 1];
+      if (messageId === 0) throw new ProtocolError(`${NAMES[type]}: packet identifier 0 [MQTT-2.3.1-1]`);
+      return { cmd: ACK_CMDS[type], messageId } as Packet;
     }
-    const total = i - at + remaining;
-    if (total > this.maxPacketSize) {
-      throw new ProtocolError(`${NAMES[type]} of ${total} bytes exceeds maxPacketSize ${this.maxPacketSize}`);
+    case PINGREQ:
+    case PINGRESP:
+    case DISCONNECT:
+      if (end !== at) throw new ProtocolError(`${NAMES[type]}: remaining length must be 0, got ${end - at}`);
+      return { cmd: type === PINGREQ ? "pingreq" : type === PINGRESP ? "pingresp" : "disconnect" };
+    case CONNACK: {
+            r.reset(bytes, at, end, NAMES[type]);
+      if (end - at !== 2) throw new ProtocolError(`CONNACK: remaining length must be 2, got ${end - at}`);
+      const ackFlags = r.u8();
+      if ((ackFlags & 0xfe) !== 0) throw new ProtocolError("CONNACK: reserved acknowledge flags are set [MQTT-3.2.2.1]");
+      const returnCode = r.u8();
+      if (returnCode > 5) throw new ProtocolError(`CONNACK: return code ${returnCode} is reserved [MQTT-3.2.2.3]`);
+      const sessionPresent = ackFlags === 1;
+      if (sessionPresent && returnCode !== 0) {
+        throw new ProtocolError("CONNACK: session present with a non-zero return code [MQTT-3.2.2-4]");
+      }
+      return { cmd: "connack", sessionPresent, returnCode: returnCode as ConnackReturnCode };
     }
-    this.#type = type;
-    this.#flags = flags;
-    this.#headerLength = i - at;
-    this.#remaining = remaining;
-    return true;
-  }
-
-  #decodeBody(type: number, flags: number, bytes: Uint8Array, at: number, end: number): Packet {
-    const r = this.#body;
-    r.reset(bytes, at, end, NAMES[type]);
-    switch (type) {
-      case PUBLISH: {
-        const qos = ((flags >> 1) & 3) as QoS;
-        const dup = (flags & 8) !== 0;
-        if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP set on QoS 0 [MQTT-3.3.1-2]");
+    case SUBSCRIBE: {
+            r.reset(bytes, at, end, NAMES[type]);
+      const messageId = r.messageId();
+      const subscriptions: Subscription[] = [];
+      while (r.at < end) {
         const topic = r.string();
-        if (topic.length === 0) throw new ProtocolError("PUBLISH: topic name is empty [MQTT-4.7.3-1]");
-        if (topic.indexOf("+") !== -1 || topic.indexOf("#") !== -1) {
-          throw new ProtocolError(`PUBLISH: wildcard in topic name ${JSON.stringify(topic)} [MQTT-3.3.2-2]`);
+        checkTopicFilter(topic, "SUBSCRIBE");
+        const options = r.u8();
+        if (options > 2) {
+          throw new ProtocolError(`SUBSCRIBE: requested QoS byte 0x${options.toString(16)} is invalid [MQTT-3.8.3-4]`);
         }
-        const retain = (flags & 1) !== 0;
-        if (qos === 0) {
-          return { cmd: "publish", topic, payload: bytes.subarray(r.at, end), qos, dup, retain };
-        }
-        const messageId = r.messageId();
-        return { cmd: "publish", topic, payload: bytes.subarray(r.at, end), qos, dup, retain, messageId };
+        subscriptions.push({ topic, qos: options as QoS });
       }
-      case PUBACK:
-      case PUBREC:
-      case PUBREL:
-      case PUBCOMP:
-      case UNSUBACK: {
-        if (end - at !== 2) throw new ProtocolError(`${NAMES[type]}: remaining length must be 2, got ${end - at}`);
-        const messageId = r.messageId();
-        const cmd = type === PUBACK ? "puback" : type === PUBREC ? "pubrec" : type === PUBREL ? "pubrel" : type === PUBCOMP ? "pubcomp" : "unsuback";
-        return { cmd, messageId };
-      }
-      case PINGREQ:
-      case PINGRESP:
-      case DISCONNECT:
-        if (end !== at) throw new ProtocolError(`${NAMES[type]}: remaining length must be 0, got ${end - at}`);
-        return { cmd: type === PINGREQ ? "pingreq" : type === PINGRESP ? "pingresp" : "disconnect" };
-      case CONNACK: {
-        if (end - at !== 2) throw new ProtocolError(`CONNACK: remaining length must be 2, got ${end - at}`);
-        const ackFlags = r.u8();
-        if ((ackFlags & 0xfe) !== 0) throw new ProtocolError("CONNACK: reserved acknowledge flags are set [MQTT-3.2.2.1]");
-        const returnCode = r.u8();
-        if (returnCode > 5) throw new ProtocolError(`CONNACK: return code ${returnCode} is reserved [MQTT-3.2.2.3]`);
-        const sessionPresent = ackFlags === 1;
-        if (sessionPresent && returnCode !== 0) {
-          throw new ProtocolError("CONNACK: session present with a non-zero return code [MQTT-3.2.2-4]");
-        }
-        return { cmd: "connack", sessionPresent, returnCode: returnCode as ConnackReturnCode };
-      }
-      case SUBSCRIBE: {
-        const messageId = r.messageId();
-        const subscriptions: Subscription[] = [];
-        while (r.at < end) {
-          const topic = r.string();
-          checkTopicFilter(topic, "SUBSCRIBE");
-          const options = r.u8();
-          if (options > 2) {
-            throw new ProtocolError(`SUBSCRIBE: requested QoS byte 0x${options.toString(16)} is invalid [MQTT-3.8.3-4]`);
-          }
-          subscriptions.push({ topic, qos: options as QoS });
-        }
-        if (subscriptions.length === 0) throw new ProtocolError("SUBSCRIBE: no topic filters [MQTT-3.8.3-3]");
-        return { cmd: "subscribe", messageId, subscriptions };
-      }
-      case SUBACK: {
-        const messageId = r.messageId();
-        const granted: GrantedQoS[] = [];
-        while (r.at < end) {
-          const code = r.u8();
-          if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) {
-            throw new ProtocolError(`SUBACK: return code 0x${code.toString(16)} is reserved [MQTT-3.9.3-2]`);
-          }
-          granted.push(code);
-        }
-        if (granted.length === 0) throw new ProtocolError("SUBACK: no return codes [MQTT-3.9.3-1]");
-        return { cmd: "suback", messageId, granted };
-      }
-      case UNSUBSCRIBE: {
-        const messageId = r.messageId();
-        const unsubscriptions: string[] = [];
-        while (r.at < end) {
-          const filter = r.string();
-          checkTopicFilter(filter, "UNSUBSCRIBE");
-          unsubscriptions.push(filter);
-        }
-        if (unsubscriptions.length === 0) throw new ProtocolError("UNSUBSCRIBE: no topic filters [MQTT-3.10.3-2]");
-        return { cmd: "unsubscribe", messageId, unsubscriptions };
-      }
-      case CONNECT:
-        return decodeConnect(r);
-      default:
-        throw new ProtocolError(`reserved packet type ${type} [MQTT-2.2.1]`);
+      if (subscriptions.length === 0) throw new ProtocolError("SUBSCRIBE: no topic filters [MQTT-3.8.3-3]");
+      return { cmd: "subscribe", messageId, subscriptions };
     }
+    case SUBACK: {
+            r.reset(bytes, at, end, NAMES[type]);
+      const messageId = r.messageId();
+      const granted: GrantedQoS[] = [];
+      while (r.at < end) {
+        const code = r.u8();
+        if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) {
+          throw new ProtocolError(`SUBACK: return code 0x${code.toString(16)} is reserved [MQTT-3.9.3-2]`);
+        }
+        granted.push(code);
+      }
+      if (granted.length === 0) throw new ProtocolError("SUBACK: no return codes [MQTT-3.9.3-1]");
+      return { cmd: "suback", messageId, granted };
+    }
+    case UNSUBSCRIBE: {
+            r.reset(bytes, at, end, NAMES[type]);
+      const messageId = r.messageId();
+      const unsubscriptions: string[] = [];
+      while (r.at < end) {
+        const filter = r.string();
+        checkTopicFilter(filter, "UNSUBSCRIBE");
+        unsubscriptions.push(filter);
+      }
+      if (unsubscriptions.length === 0) throw new ProtocolError("UNSUBSCRIBE: no topic filters [MQTT-3.10.3-2]");
+      return { cmd: "unsubscribe", messageId, unsubscriptions };
+    }
+    case CONNECT: {
+            r.reset(bytes, at, end, NAMES[type]);
+      return decodeConnect(r);
+    }
+    default:
+      throw new ProtocolError(`reserved packet type ${type} [MQTT-2.2.1]`);
   }
 }
 

@@ -54,8 +54,9 @@ export function utf8Encode(s: string): Uint8Array {
 }
 
 // Decoding builds the string from UTF-16 code units gathered in this scratch array, a chunk at a
-// time, so no per-character string concatenation happens.
-const CHUNK = 1024;
+// time, so no per-character string concatenation happens. The chunk stays small because apply
+// pushes every unit onto the XS stack, which holds 512 slots on the board.
+const CHUNK = 64;
 const units: number[] = [];
 
 function flush(result: string, count: number): string {
