@@ -35,6 +35,8 @@ export interface OneNetLink {
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean): void;
   /** One SUBSCRIBE for all `topics`. */
   subscribe(topics: readonly string[], qos: 0 | 1): void;
+  /** True when the client restores its subscriptions after a reconnect (mqtt/session does): subscribe once. */
+  readonly restoresSubscriptions?: boolean;
 }
 
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
@@ -153,6 +155,7 @@ export class OneNetDevice {
   #nextSend = -Infinity;
   #now = 0;
   #password: Uint8Array | undefined;
+  #subscribed = false;
 
   /** Counters for tests and the console. */
   readonly stats = { sent: 0, replies: 0, refusedByPlatform: 0, missingReplies: 0, sets: 0, gets: 0 };
@@ -204,7 +207,10 @@ export class OneNetDevice {
     this.#now = now;
     this.#connected = true;
     const t = this.topics;
-    this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);
+    if (!this.#subscribed || !this.#link.restoresSubscriptions) {
+      this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);
+      this.#subscribed = true;
+    }
     this.#awaiting.forEach((a) => {
       a.deadline = now + this.#replyTimeout;
     });

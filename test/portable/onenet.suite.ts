@@ -282,6 +282,20 @@ suite("onenet device", (test) => {
     d2.onConnected(0);
     assert.deepEqual(l2.subscribed, [["$sys/EJyXIoGn8p/test/thing/#"]]);
   });
+  test("reconnect: subscribes again, unless the client restores subscriptions itself", () => {
+    const { device, link } = setup({});
+    device.onConnected(0);
+    device.onDisconnected(10);
+    device.onConnected(20);
+    assert.equal(link.subscribed.length, 2);
+    const l2 = new FakeLink();
+    const restoring = { publish: l2.publish.bind(l2), subscribe: l2.subscribe.bind(l2), restoresSubscriptions: true };
+    const d2 = new OneNetDevice({ config: CONFIG, link: restoring, log: () => {} });
+    d2.onConnected(0);
+    d2.onDisconnected(10);
+    d2.onConnected(20);
+    assert.equal(l2.subscribed.length, 1);
+  });
   test("report: QoS 1 OneJSON on property/post, ids 1, 2, 3, time from the clock", () => {
     const { device, link } = setup({ epoch: 1700000000000 });
     device.onConnected(0);
