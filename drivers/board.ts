@@ -1,0 +1,37 @@
+// Board data reported next to the sensor readings: `rssi` (dBm, while Wi-Fi is up), `heap` (free
+// bytes from the SDK's instrumentation, "System Free Memory"; only debug and instrumented builds
+// have it, a release build returns undefined and the property is omitted) and `uptime` (s since boot).
+import Instrumentation from "instrumentation";
+import Time from "time";
+
+export interface BoardReadings {
+  rssi?: number;
+  heap?: number;
+  uptime?: number;
+}
+
+/** Anything that knows the current RSSI (drivers/wifi.ts's manager does). */
+export interface RssiSource {
+  readonly rssi: number | undefined;
+}
+
+export default class Board {
+  readonly #wifi: RssiSource | undefined;
+  readonly #heapId: number | undefined;
+
+  constructor(wifi?: RssiSource) {
+    this.#wifi = wifi;
+    this.#heapId = Instrumentation.map("System Free Memory");
+  }
+
+  read(into: BoardReadings = {}): BoardReadings {
+    const rssi = this.#wifi?.rssi;
+    if (typeof rssi === "number" && rssi >= -127 && rssi <= 0) into.rssi = Math.round(rssi);
+    else delete into.rssi;
+    const heap = this.#heapId === undefined ? undefined : Instrumentation.get(this.#heapId);
+    if (typeof heap === "number" && heap >= 0) into.heap = Math.floor(heap);
+    else delete into.heap;
+    into.uptime = Math.floor(Time.ticks / 1000);
+    return into;
+  }
+}

@@ -1,0 +1,226 @@
+// Sensor autodetection and the mapping of samples to OneNET thing-model properties.
+//
+// detect(): probes the known addresses on the configured I2C bus (AHT20 0x38, SHT3x 0x44/0x45,
+// BMP280 0x76/0x77) with a zero-length write (the standard bus scan: an absent address NACKs), then
+// opens the driver for each address that answered; the driver's own identity check (AHT20 status,
+// SHT3x status CRC, BMP280 chip id) decides. A board with no sensor is fine: no properties.
+//
+// read(): samples every sensor and fills `temp` (°C), `humi` (%RH), `press` (hPa), each from one
+// designated source (temperature and humidity from the humidity sensor when there is one, else the
+// BMP280's temperature; pressure from the BMP280). A failing sensor is logged and retried on the next
+// read; its properties are omitted from that report, never filled from a stale or wrong value. After
+// an I/O error (NACK, unplugged) or three consecutive failures the driver is closed and reopened on
+// the next read, so a re-plugged sensor is re-initialised.
+import I2C from "embedded:io/i2c";
+import AHT20, { AHT20_ADDRESS } from "./aht20";
+import SHT3x from "./sht3x";
+import BMP280 from "./bmp280";
+import { closeDevice, SensorError, type I2CClass, type I2CDevice, type Sample, type Sensor, type SensorOptions } from "./sensor";
+import { debug, info, warn } from "../log";
+
+export type SensorKind = "aht20" | "sht3x" | "bmp280";
+
+/** The properties this module reports. Absent = not measured in this round. */
+export interface SensorReadings {
+  temp?: number;
+  humi?: number;
+  press?: number;
+}
+
+export interface SensorsOptions {
+  /** I2C data (SDA) and clock (SCL) pins. */
+  data: number;
+  clock: number;
+  hz?: number;
+  port?: number;
+  /** The ECMA-419 I2C class (default: embedded:io/i2c). */
+  io?: I2CClass;
+  /** Consecutive failures after which a driver is closed and reopened (default 3). */
+  reopenAfter?: number;
+}
+
+interface Candidate {
+  kind: SensorKind;
+  address: number;
+}
+
+/** Probe order: humidity sensors first, they are the preferred temperature source. */
+export const CANDIDATES: readonly Candidate[] = [
+  { kind: "aht20", address: AHT20_ADDRESS },
+  { kind: "sht3x", address: 0x44 },
+  { kind: "sht3x", address: 0x45 },
+  { kind: "bmp280", address: 0x76 },
+  { kind: "bmp280", address: 0x77 },
+];
+
+type Role = "temp" | "humi" | "press";
+
+export interface SensorState {
+  readonly kind: SensorKind;
+  readonly address: number;
+  /** Properties this sensor is the designated source of. */
+  readonly roles: Role[];
+  driver: Sensor | undefined;
+  failures: number;
+  lastFault: string | undefined;
+  samples: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function hex(address: number): string {
+  return "0x" + (address < 16 ? "0" : "") + address.toString(16);
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export default class Sensors {
+  readonly #options: SensorOptions;
+  readonly #io: I2CClass;
+  readonly #reopenAfter: number;
+  readonly #sensors: SensorState[] = [];
+
+  constructor(options: SensorsOptions) {
+    if (!Number.isInteger(options?.data) || !Number.isInteger(options.clock)) throw new TypeError("sensors: data and clock pins are required integers");
+    this.#io = options.io ?? I2C;
+    this.#reopenAfter = options.reopenAfter ?? 3;
+    const sensor: SensorOptions["sensor"] = { io: this.#io, data: options.data, clock: options.clock };
+    if (options.hz !== undefined) sensor.hz = options.hz;
+    if (options.port !== undefined) sensor.port = options.port;
+    this.#options = { sensor };
+  }
+
+  /** The sensors found by detect(). */
+  get sensors(): readonly SensorState[] {
+    return this.#sensors;
+  }
+
+  /** Probes the bus and opens every sensor found. Returns what was found, e.g. ["aht20@0x38"]. */
+  detect(): string[] {
+    this.close();
+    const found: SensorState[] = [];
+    for (const candidate of CANDIDATES) {
+      if (!this.#answers(candidate.address)) continue;
+      let driver: Sensor;
+      try {
+        driver = this.#open(candidate.kind, candidate.address);
+      } catch (error) {
+        warn("sensors", "device answers but is not usable", { address: hex(candidate.address), as: candidate.kind, error: describe(error) });
+        continue;
+      }
+      found.push({ kind: candidate.kind, address: candidate.address, roles: [], driver, failures: 0, lastFault: undefined, samples: 0 });
+    }
+    // Designate one source per property.
+    const humidity = found.find((s) => s.kind !== "bmp280");
+    const barometer = found.find((s) => s.kind === "bmp280");
+    if (humidity) humidity.roles.push("temp", "humi");
+    else if (barometer) barometer.roles.push("temp");
+    if (barometer) barometer.roles.push("press");
+    const names: string[] = [];
+    for (const s of found) {
+      this.#sensors.push(s);
+      names.push(`${s.kind}@${hex(s.address)}`);
+    }
+    const sensor = this.#options.sensor;
+    if (names.length) info("sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
+    else warn("sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
+    return names;
+  }
+
+  /**
+   * Samples every sensor into `into` (temp, humi, press), deleting the properties that could not be
+   * measured this time. Never throws.
+   */
+  read(into: SensorReadings = {}): SensorReadings {
+    delete into.temp;
+    delete into.humi;
+    delete into.press;
+    const sensors = this.#sensors;
+    for (let i = 0; i < sensors.length; i++) {
+      const s = sensors[i];
+      const sample = this.#sample(s);
+      if (!sample) continue;
+      const roles = s.roles;
+      for (let r = 0; r < roles.length; r++) {
+        const role = roles[r];
+        if (role === "temp") {
+          const t = sample.thermometer?.temperature;
+          if (t !== undefined && t >= -40 && t <= 125) into.temp = round2(t);
+        } else if (role === "humi") {
+          const h = sample.hygrometer?.humidity;
+          if (h !== undefined && h >= 0 && h <= 100) into.humi = round2(h);
+        } else {
+          const p = sample.barometer?.pressure;
+          if (p !== undefined && p >= 30000 && p <= 110000) into.press = round2(p / 100);
+        }
+      }
+    }
+    return into;
+  }
+
+  close(): void {
+    for (const s of this.#sensors) {
+      s.driver?.close();
+      s.driver = undefined;
+    }
+    this.#sensors.length = 0;
+  }
+
+  #answers(address: number): boolean {
+    const sensor = this.#options.sensor;
+    let device: I2CDevice | undefined;
+    try {
+      const options: { data: number; clock: number; hz: number; address: number; port?: number } = {
+        data: sensor.data,
+        clock: sensor.clock,
+        hz: sensor.hz ?? 100_000,
+        address,
+      };
+      if (sensor.port !== undefined) options.port = sensor.port;
+      device = new this.#io(options);
+      return device.write(EMPTY) === undefined;
+    } catch {
+      return false;
+    } finally {
+      closeDevice(device);
+    }
+  }
+
+  #open(kind: SensorKind, address: number): Sensor {
+    const options: SensorOptions = { sensor: { ...this.#options.sensor, address } };
+    if (kind === "aht20") return new AHT20(options);
+    if (kind === "sht3x") return new SHT3x(options);
+    return new BMP280(options);
+  }
+
+  #sample(s: SensorState): Sample | undefined {
+    try {
+      if (!s.driver) s.driver = this.#open(s.kind, s.address);
+      const sample = s.driver.sample();
+      if (s.failures > 0) info("sensors", "recovered", { sensor: s.kind, address: hex(s.address), failures: s.failures });
+      s.failures = 0;
+      s.lastFault = undefined;
+      s.samples++;
+      return sample;
+    } catch (error) {
+      const fault = error instanceof SensorError ? error.fault : "error";
+      s.failures++;
+      const fields = { sensor: s.kind, address: hex(s.address), fault, failures: s.failures, error: describe(error) };
+      // One warning per change of fault; repeats go to DEBUG so a dead sensor does not flood the log.
+      if (s.lastFault !== fault) warn("sensors", "sample failed; properties omitted", fields);
+      else debug("sensors", "sample failed again", fields);
+      s.lastFault = fault;
+      if (fault === "io" || fault === "error" || s.failures >= this.#reopenAfter) {
+        s.driver?.close();
+        s.driver = undefined;
+      }
+      return undefined;
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
