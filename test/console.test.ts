@@ -67,7 +67,8 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
     report();
 
     await page.locator(sel("[data-testid=status]")).filter({ hasText: "online" }).waitFor({ timeout: 30000 });
-    await page.waitForFunction((s) => Number(document.querySelector(s)?.getAttribute("data-points") ?? 0) >= 3, sel("svg[data-chart=temp]"), { timeout: 60000 });
+    // (A string: this runs in the page, and the host tsconfig has no DOM types.)
+    await page.waitForFunction(`Number(document.querySelector(${JSON.stringify(sel("svg[data-chart=temp]"))})?.getAttribute("data-points") ?? 0) >= 3`, undefined, { timeout: 60000 });
     const temp = await page.locator(sel("[data-value=temp] .v")).textContent();
     assert.match(temp ?? "", /^2\d(\.\d+)?$/, "latest temperature shown");
     assert.match((await page.locator(sel("[data-value=interval] .v")).textContent()) ?? "", /^1$/);
