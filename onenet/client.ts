@@ -1,0 +1,156 @@
+// The OneNET device on the project's MQTT client: binds the sans-I/O profile (./device) to
+// mqtt/client (socket, reconnect, outbox) and one Timer (uplink pacing, reply timeouts).
+//
+//   const onenet = new OneNetClient({ config, onSet: (id, value) => …, log });
+//   onenet.connect();
+//   onenet.report({ temp: 23.6, humi: 41 });          // -> "1", "2", … (paced to 1 message/s)
+//   onenet.postEvent("alarm", { code: 1, msg: "sensor lost" });
+//
+// Login (clientId = device, username = product, password = token, clean session, no will) comes from
+// the config; the MQTT client never sees a will, QoS 2 or retain from here.
+
+import Timer from "timer";
+import Time from "time";
+import { MqttClient } from "../mqtt/client";
+import type { ClientOptions, LogHook } from "../mqtt/client";
+import { OneNetDevice } from "./device";
+import type { LogLevel, OneNetDeviceOptions, OneNetLink } from "./device";
+
+export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | "log"> {
+  /** The app's logger (log.ts shape); OneNET lines use area "onenet", MQTT lines "mqtt". */
+  readonly log?: LogHook;
+  /** MQTT client settings other than the login (outbox size, storage, backoff, maxInflight, …). */
+  readonly mqtt?: Omit<ClientOptions, "host" | "address" | "port" | "clientId" | "username" | "password" | "clean" | "keepalive" | "will" | "log">;
+  /** Messages on topics the profile does not handle (e.g. thing/service/…/invoke). */
+  readonly onOtherMessage?: (topic: string, payload: Uint8Array) => void;
+  /** Login state changes: true on CONNACK 0, false when the connection is lost. */
+  readonly onOnline?: (online: boolean) => void;
+}
+
+/** What a refused login means on OneNET (CONNACK return codes). */
+function refusalHint(code: number): string {
+  if (code === 4 || code === 5) return "check product, device, key, method and et (the token), and that clientId is the device name";
+  if (code === 2) return "the platform refused the client id (device name)";
+  return "the platform is not accepting logins now";
+}
+
+export class OneNetClient {
+  readonly device: OneNetDevice;
+  readonly mqtt: MqttClient;
+  readonly #options: OneNetClientOptions;
+  #timer: Timer | undefined;
+  #timerAt = Infinity;
+  readonly #onTimer: () => void;
+
+  constructor(options: OneNetClientOptions) {
+    this.#options = options;
+    const log = options.log;
+    let client: MqttClient | undefined;
+    const link: OneNetLink = {
+      publish(topic, payload, qos, retain) {
+        if (client!.publish(topic, payload, { qos, retain }) === 0) throw new Error("MQTT outbox full");
+      },
+      subscribe(topics, qos) {
+        client!.subscribe(topics as string[], { qos });
+      },
+      restoresSubscriptions: true,
+    };
+    this.device = new OneNetDevice({
+      ...options,
+      link,
+      log: log ? (level: LogLevel, message: string) => log(level, "onenet", message) : undefined,
+    });
+    const login = this.device.connectOptions();
+    client = new MqttClient({
+      ...options.mqtt,
+      host: login.host,
+      port: login.port,
+      clientId: login.clientId,
+      username: login.username,
+      password: login.password,
+      clean: login.clean,
+      keepalive: login.keepalive,
+      log,
+    });
+    this.mqtt = client;
+    this.#onTimer = () => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#service();
+    };
+    client.onConnect = () => {
+      this.device.onConnected(Time.ticks);
+      options.onOnline?.(true);
+      this.#service();
+    };
+    client.onClose = () => {
+      if (this.device.connected) {
+        this.device.onDisconnected(Time.ticks);
+        options.onOnline?.(false);
+      }
+    };
+    client.onMessage = (topic, payload) => {
+      if (this.device.onMessage(topic, payload, Time.ticks)) this.#service();
+      else options.onOtherMessage?.(topic, payload);
+    };
+    client.onRefused = (code, reason) => {
+      log?.("ERROR", "onenet", `login refused code=${code} (${reason}): ${refusalHint(code)}`);
+    };
+    client.onDrain = () => this.#service();
+  }
+
+  /** Starts connecting; the MQTT client reconnects by itself until end(). */
+  connect(): void {
+    this.mqtt.connect();
+  }
+
+  end(): void {
+    if (this.#timer !== undefined) Timer.clear(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.mqtt.end();
+  }
+
+  get online(): boolean {
+    return this.device.connected;
+  }
+
+  /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */
+  report(params: { readonly [identifier: string]: unknown }): string {
+    const id = this.device.report(params, Time.ticks);
+    this.#service();
+    return id;
+  }
+
+  /** Queues an event post; returns its id. */
+  postEvent(identifier: string, value: { readonly [key: string]: unknown }): string {
+    const id = this.device.postEvent(identifier, value, Time.ticks);
+    this.#service();
+    return id;
+  }
+
+  /** Publishes on another topic of the device's space (QoS 0/1, no retain), paced like the rest. */
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1 = 0): void {
+    this.device.publish(topic, payload, qos, false, Time.ticks);
+    this.#service();
+  }
+
+  /** Tells the MQTT client about Wi-Fi. */
+  networkDown(): void {
+    this.mqtt.networkDown();
+  }
+
+  networkUp(): void {
+    this.mqtt.networkUp();
+  }
+
+  #service(): void {
+    const now = Time.ticks;
+    const next = this.device.service(now);
+    if (next === this.#timerAt) return;
+    if (this.#timer !== undefined) Timer.clear(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = next;
+    if (next !== Infinity) this.#timer = Timer.set(this.#onTimer, next > now ? next - now : 0);
+  }
+}
