@@ -94,11 +94,14 @@ export interface DeviceView {
   history: Record<string, [number, number][]>;
   log: DeviceLogLine[];
   subscriptions: string[];
+  /** Times of the last accepted property posts (the device's `time`, else arrival), oldest first. */
+  posts: number[];
 }
 
 export type EmulatorEvent =
   | { type: "online"; product: string; device: string; online: boolean; time: number }
   | { type: "property"; product: string; device: string; identifier: string; value: unknown; time: number }
+  | { type: "post"; product: string; device: string; id: string; time: number }
   | { type: "log"; product: string; device: string; line: DeviceLogLine }
   | { type: "subscriptions"; product: string; device: string; subscriptions: string[] }
   | { type: "reply"; product: string; device: string; kind: "set" | "get"; result: SetResult; params: unknown };
@@ -143,6 +146,7 @@ interface DeviceState {
   history: Map<string, [number, number][]>;
   log: DeviceLogLine[];
   pending: Map<string, Pending>;
+  posts: number[];
 }
 
 /** Does an MQTT topic filter (with + and #) match a topic name? */
@@ -388,6 +392,7 @@ class EmulatorCore {
         history: new Map(),
         log: [],
         pending: new Map(),
+        posts: [],
       });
     }
     for (const p of options.products ?? []) this.productKeys.set(p.product, p.key);
@@ -538,6 +543,12 @@ class EmulatorCore {
     if (verdict.code !== 200) return;
     const params = req.body!.params as Record<string, { value: unknown; time?: number }>;
     const now = this.clock.now();
+    let postTime = -Infinity;
+    for (const entry of Object.values(params)) if (typeof entry.time === "number") postTime = Math.max(postTime, entry.time);
+    if (postTime === -Infinity) postTime = now;
+    device.posts.push(postTime);
+    if (device.posts.length > 20) device.posts.shift();
+    this.emit({ type: "post", product: device.entry.product, device: device.entry.device, id: req.id, time: postTime });
     for (const [identifier, entry] of Object.entries(params)) {
       const time = typeof entry.time === "number" ? entry.time : now;
       device.latest.set(identifier, { value: entry.value, time });
@@ -640,6 +651,7 @@ class EmulatorCore {
       history: Object.fromEntries([...device.history].map(([k, v]) => [k, v.slice()])),
       log: device.log.slice(),
       subscriptions: device.conn ? [...device.conn.subscriptions] : [],
+      posts: device.posts.slice(),
     };
   }
 }

@@ -79,6 +79,13 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
     assert.match((await page.locator(sel("[data-reply=interval]")).textContent()) ?? "", /^set_reply id=\d+ code=200 success$/);
     await page.locator(sel("[data-value=interval] .v")).filter({ hasText: /^2$/ }).waitFor({ timeout: 30000 });
     assert.equal(interval, 2, "the device applied the write");
+    // The new cadence: two more reports, and the page's gap (by the device's `time`, a lower bound set
+    // by the device's 2 s timer, not by machine speed) is about 2 s.
+    const cadence = page.locator(sel("[data-testid=cadence]"));
+    const postsAfterSet = Number(await cadence.getAttribute("data-posts"));
+    await page.waitForFunction(`Number(document.querySelector(${JSON.stringify(sel("[data-testid=cadence]"))})?.getAttribute("data-posts")) >= ${postsAfterSet + 2}`, undefined, { timeout: 60000 });
+    assert.ok(Number(await cadence.getAttribute("data-gap-ms")) >= 1900, "reports now 2 s apart");
+    assert.match((await cadence.textContent()) ?? "", /reports every \d+\.\d s/);
 
     await page.locator(sel("[data-input=led]")).selectOption("true");
     await page.locator(sel("[data-set=led]")).click();

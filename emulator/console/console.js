@@ -118,8 +118,9 @@
     var dev = { product: view.product, device: view.device, view: view, props: new Map() };
     var status = $("span", { className: "badge", "data-testid": "status" });
     var since = $("span", { className: "sub" });
+    var cadence = $("span", { className: "sub", "data-testid": "cadence" });
     var head = $("div", { className: "head" }, [
-      $("h2", { text: view.device }), $("span", { className: "sub", text: "product " + view.product }), status, since
+      $("h2", { text: view.device }), $("span", { className: "sub", text: "product " + view.product }), status, since, cadence
     ]);
     var grid = $("div", { className: "props" });
     model.properties.forEach(function (def) {
@@ -145,7 +146,9 @@
     var subs = $("div", { className: "subs" });
     var log = $("details", { className: "log", open: "" }, [$("summary", { text: "Device log (platform view)" }), logList]);
     dev.el = $("section", { className: "device", "data-device": k }, [head, grid, subs, log]);
-    dev.status = status; dev.sinceEl = since; dev.logList = logList; dev.subsEl = subs;
+    dev.status = status; dev.sinceEl = since; dev.logList = logList; dev.subsEl = subs; dev.cadenceEl = cadence;
+    dev.posts = view.posts.slice();
+    showCadence(dev);
     devices.set(k, dev);
     setOnline(dev, view.online, view.since);
     setSubs(dev, view.subscriptions);
@@ -160,6 +163,15 @@
     dev.status.className = "badge " + (online ? "on" : "off");
     dev.status.textContent = online ? "online" : "offline";
     dev.sinceEl.textContent = "since " + fmtTime(since);
+  }
+  // The device's report cadence: the gap between its last two property posts, by the times the device
+  // put in them (arrival times when it sent none), so the platform's uplink pacing does not blur it.
+  function showCadence(dev) {
+    var p = dev.posts, n = p.length;
+    dev.cadenceEl.textContent = n === 0 ? "· no reports yet" : n === 1 ? "· 1 report" :
+      "· reports every " + ((p[n - 1] - p[n - 2]) / 1000).toFixed(1) + " s";
+    dev.cadenceEl.setAttribute("data-gap-ms", n >= 2 ? String(p[n - 1] - p[n - 2]) : "");
+    dev.cadenceEl.setAttribute("data-posts", String(dev.postCount || 0)); // posts seen since the page loaded
   }
   function setSubs(dev, list) {
     dev.subsEl.textContent = list.length ? "subscribed: " + list.join("  ") : "subscribed: (nothing: no downlink can reach the device)";
@@ -191,6 +203,13 @@
     else if (ev.type === "property") setValue(dev, ev.identifier, ev.value, ev.time, true);
     else if (ev.type === "log") addLog(dev, ev.line);
     else if (ev.type === "subscriptions") setSubs(dev, ev.subscriptions);
+    else if (ev.type === "post") {
+      if (dev.posts.length && dev.posts[dev.posts.length - 1] === ev.time) return;
+      dev.posts.push(ev.time);
+      if (dev.posts.length > 20) dev.posts.shift();
+      dev.postCount = (dev.postCount || 0) + 1;
+      showCadence(dev);
+    }
   }
 
   var link = document.getElementById("link");
