@@ -1,0 +1,110 @@
+// A TCP proxy for fault injection between a client and a broker on 127.0.0.1:
+//   cut()              both sides closed in order (FIN): the client sees the peer close;
+//   reset()            both sides reset (RST);
+//   blackhole(true)    bytes stop flowing both ways (held connections stay open, nothing arrives);
+//                      blackhole(false) lets traffic flow again (bytes dropped meanwhile stay lost);
+//   refuse(true)       new connections are accepted and destroyed at once (connection refused-like);
+//   silent(true)       new connections are accepted but never forwarded (a broker that never answers).
+// Every connection is counted; `connections` tells how many the client made.
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+interface Pair {
+  client: Socket;
+  upstream: Socket | undefined;
+}
+
+export class FaultProxy {
+  readonly targetPort: number;
+  readonly targetHost: string;
+  port = 0;
+  connections = 0;
+  #server: Server;
+  #pairs = new Set<Pair>();
+  #blackhole = false;
+  #refuse = false;
+  #silent = false;
+
+  constructor(targetPort: number, targetHost = "127.0.0.1") {
+    this.targetPort = targetPort;
+    this.targetHost = targetHost;
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", () => resolve()));
+    const address = this.#server.address();
+    this.port = typeof address === "object" && address ? address.port : 0;
+    return this.port;
+  }
+
+  #accept(client: Socket): void {
+    this.connections++;
+    client.setNoDelay(true);
+    if (this.#refuse) {
+      client.resetAndDestroy();
+      return;
+    }
+    const pair: Pair = { client, upstream: undefined };
+    this.#pairs.add(pair);
+    const drop = (): void => {
+      if (!this.#pairs.delete(pair)) return;
+      client.destroy();
+      pair.upstream?.destroy();
+    };
+    client.on("error", drop);
+    client.on("close", drop);
+    if (this.#silent) return;
+    const upstream = connect(this.targetPort, this.targetHost);
+    pair.upstream = upstream;
+    upstream.setNoDelay(true);
+    upstream.on("error", drop);
+    upstream.on("close", drop);
+    client.on("data", (d: Buffer) => {
+      if (!this.#blackhole) upstream.write(d);
+    });
+    upstream.on("data", (d: Buffer) => {
+      if (!this.#blackhole) client.write(d);
+    });
+  }
+
+  /** Closes every connection from the proxy in order (FIN both ways). */
+  cut(): void {
+    for (const pair of [...this.#pairs]) {
+      this.#pairs.delete(pair);
+      pair.client.end();
+      pair.client.destroySoon();
+      pair.upstream?.end();
+      pair.upstream?.destroySoon();
+    }
+  }
+
+  /** Resets every connection (RST both ways). */
+  reset(): void {
+    for (const pair of [...this.#pairs]) {
+      this.#pairs.delete(pair);
+      pair.client.resetAndDestroy();
+      pair.upstream?.resetAndDestroy();
+    }
+  }
+
+  blackhole(on: boolean): void {
+    this.#blackhole = on;
+  }
+
+  refuse(on: boolean): void {
+    this.#refuse = on;
+  }
+
+  silent(on: boolean): void {
+    this.#silent = on;
+  }
+
+  get open(): number {
+    return this.#pairs.size;
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
