@@ -2,7 +2,7 @@
 // wrapper and `time` in ms, event post, set/get replies) and what it receives (post replies, property
 // set, property get). UTF-8 through mqtt/utf8 (no TextEncoder on the board).
 
-import { utf8Decode, utf8Encode } from "../mqtt/utf8";
+import { utf8Decode, utf8Encode, utf8Length, utf8Write } from "../mqtt/utf8";
 import { OneNetError, PayloadError } from "./errors";
 
 export const ONEJSON_VERSION = "1.0";
@@ -38,51 +38,183 @@ export class IdCounter {
 
 const IDENTIFIER = /^[A-Za-z0-9_$]{1,64}$/;
 
-function valueJson(identifier: string, value: unknown): string {
+// Payloads are written straight into bytes: constant pieces are UTF-8 encoded once (per identifier,
+// `"temp":{"value":`), and only the variable ASCII parts (ids, numbers, the time) are written a
+// character at a time. In XS this costs a fraction of building the JSON string and encoding it.
+const enc = (s: string): Uint8Array => utf8Encode(s);
+const B_ID = enc('{"id":"');
+const B_VERSION_PARAMS = enc(`","version":"${ONEJSON_VERSION}","params":{`);
+const B_TIME = enc(',"time":');
+const B_TRUE = enc("true");
+const B_FALSE = enc("false");
+const B_CODE = enc(',"code":');
+const B_MSG = enc(',"msg":');
+const B_DATA = enc(',"data":{');
+const B_VALUE = enc('":{"value":');
+
+class Writer {
+  buf = new Uint8Array(256);
+  n = 0;
+  ensure(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.n + k) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.n));
+    this.buf = grown;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
+  }
+  byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.n++] = c;
+  }
+  /** Only for strings known to be ASCII (digits, ids checked by IDENTIFIER, number forms). */
+  ascii(s: string): void {
+    const len = s.length;
+    this.ensure(len);
+    const buf = this.buf;
+    let n = this.n;
+    for (let i = 0; i < len; i++) buf[n++] = s.charCodeAt(i);
+    this.n = n;
+  }
+  text(s: string): void {
+    const len = utf8Length(s);
+    if (len < 0) throw new OneNetError("onenet: string with a lone surrogate cannot be sent");
+    this.ensure(len);
+    this.n = utf8Write(s, this.buf, this.n);
+  }
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
+}
+
+const writer = new Writer();
+
+// `"temp":{"value":` per identifier, encoded once (bounded: identifiers outside the cache are encoded each time)
+const keyCache = new Map<string, Uint8Array>();
+function keyValue(identifier: string): Uint8Array {
+  let b = keyCache.get(identifier);
+  if (b === undefined) {
+    b = new Uint8Array(1 + identifier.length + B_VALUE.length);
+    b[0] = 0x22;
+    for (let i = 0; i < identifier.length; i++) b[1 + i] = identifier.charCodeAt(i);
+    b.set(B_VALUE, 1 + identifier.length);
+    if (keyCache.size < 32) keyCache.set(identifier, b);
+  }
+  return b;
+}
+
+function checkIdentifier(identifier: string): void {
   if (!IDENTIFIER.test(identifier)) throw new OneNetError(`onenet: bad identifier ${JSON.stringify(identifier)}`);
+}
+
+function writeValue(w: Writer, identifier: string, value: unknown): void {
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new OneNetError(`onenet: ${identifier}: value ${value} is not a finite number`);
-    return String(value);
-  }
-  if (typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) return JSON.stringify(value);
-  throw new OneNetError(`onenet: ${identifier}: value of type ${typeof value} cannot be reported`);
+    w.ascii(String(value));
+  } else if (typeof value === "boolean") w.bytes(value ? B_TRUE : B_FALSE);
+  else if (typeof value === "string" || (typeof value === "object" && value !== null)) w.text(JSON.stringify(value));
+  else throw new OneNetError(`onenet: ${identifier}: value of type ${typeof value} cannot be reported`);
+}
+
+function writeId(w: Writer, id: string): void {
+  w.bytes(B_ID);
+  if (/^[0-9]{1,13}$/.test(id)) w.ascii(id);
+  else w.text(JSON.stringify(id).slice(1, -1));
 }
 
 /** Property post: `{"id":…,"version":"1.0","params":{"temp":{"value":23.6,"time":ms}}}`. */
 export function propertyPost(id: string, params: { readonly [identifier: string]: unknown }, time?: number): Uint8Array {
-  const stamp = time === undefined ? "}" : `,"time":${Math.floor(time)}}`;
-  let body = "";
-  for (const identifier in params) {
-    const value = params[identifier];
-    if (value === undefined) continue;
-    body += `${body ? "," : ""}"${identifier}":{"value":${valueJson(identifier, value)}${stamp}`;
+  const w = writer;
+  w.n = 0;
+  const stamp = time === undefined ? "" : String(Math.floor(time));
+  let count = 0;
+  try {
+    writeId(w, id);
+    w.bytes(B_VERSION_PARAMS);
+    for (const identifier in params) {
+      const value = params[identifier];
+      if (value === undefined) continue;
+      checkIdentifier(identifier);
+      if (count++ > 0) w.byte(0x2c);
+      w.bytes(keyValue(identifier));
+      writeValue(w, identifier, value);
+      if (stamp) {
+        w.bytes(B_TIME);
+        w.ascii(stamp);
+      }
+      w.byte(0x7d);
+    }
+    if (count === 0) throw new OneNetError("onenet: property post with no values");
+    w.byte(0x7d);
+    w.byte(0x7d);
+    return w.take();
+  } finally {
+    w.n = 0;
   }
-  if (!body) throw new OneNetError("onenet: property post with no values");
-  return utf8Encode(`{"id":"${id}","version":"${ONEJSON_VERSION}","params":{${body}}}`);
 }
 
 /** Event post: `{"id":…,"version":"1.0","params":{"alarm":{"value":{…},"time":ms}}}`. */
 export function eventPost(id: string, identifier: string, value: { readonly [key: string]: unknown }, time?: number): Uint8Array {
-  const stamp = time === undefined ? "" : `,"time":${Math.floor(time)}`;
-  return utf8Encode(
-    `{"id":"${id}","version":"${ONEJSON_VERSION}","params":{"${identifier}":{"value":${valueJson(identifier, value)}${stamp}}}}`,
-  );
+  checkIdentifier(identifier);
+  const w = writer;
+  w.n = 0;
+  try {
+    writeId(w, id);
+    w.bytes(B_VERSION_PARAMS);
+    w.bytes(keyValue(identifier));
+    writeValue(w, identifier, value);
+    if (time !== undefined) {
+      w.bytes(B_TIME);
+      w.ascii(String(Math.floor(time)));
+    }
+    w.byte(0x7d);
+    w.byte(0x7d);
+    w.byte(0x7d);
+    return w.take();
+  } finally {
+    w.n = 0;
+  }
 }
 
 /** set_reply / get_reply: `{"id":…,"code":200,"msg":"success"[,"data":{…}]}`. */
 export function reply(id: string, code: number, msg: string, data?: { readonly [identifier: string]: unknown }): Uint8Array {
-  let json = `{"id":${JSON.stringify(id)},"code":${code},"msg":${JSON.stringify(msg)}`;
-  if (data !== undefined) {
-    let body = "";
-    for (const identifier in data) {
-      const value = data[identifier];
-      if (value === undefined) continue;
-      body += `${body ? "," : ""}${JSON.stringify(identifier)}:${valueJson(identifier, value)}`;
+  const w = writer;
+  w.n = 0;
+  try {
+    writeId(w, id);
+    w.byte(0x22);
+    w.bytes(B_CODE);
+    w.ascii(String(Math.floor(code)));
+    w.bytes(B_MSG);
+    w.text(JSON.stringify(msg));
+    if (data !== undefined) {
+      w.bytes(B_DATA);
+      let count = 0;
+      for (const identifier in data) {
+        const value = data[identifier];
+        if (value === undefined) continue;
+        checkIdentifier(identifier);
+        if (count++ > 0) w.byte(0x2c);
+        w.byte(0x22);
+        w.ascii(identifier);
+        w.byte(0x22);
+        w.byte(0x3a);
+        writeValue(w, identifier, value);
+      }
+      w.byte(0x7d);
     }
-    json += `,"data":{${body}}`;
+    w.byte(0x7d);
+    return w.take();
+  } finally {
+    w.n = 0;
   }
-  return utf8Encode(json + "}");
 }
 
 function parseObject(bytes: Uint8Array): { readonly [key: string]: unknown } {

@@ -219,6 +219,19 @@ suite("onenet payloads", (test) => {
       params: { alarm: { value: { code: 3, msg: "温度" }, time: 5 } },
     });
   });
+  test("non-ASCII strings, odd ids from the cloud and large payloads are valid JSON", () => {
+    assert.deepEqual(json(propertyPost("8", { note: "温度 °C \"q\" 🌡" })), { id: "8", version: "1.0", params: { note: { value: "温度 °C \"q\" 🌡" } } });
+    assert.deepEqual(json(reply('a"b\\c', 100, "refused: é")), { id: 'a"b\\c', code: 100, msg: "refused: é" });
+    const big: { [k: string]: number } = {};
+    for (let i = 0; i < 60; i++) big[`p${i}`] = i * 1.5;
+    const parsed = json(propertyPost("9", big, 1700000000000)) as { params: { [k: string]: { value: number; time: number } } };
+    assert.equal(Object.keys(parsed.params).length, 60);
+    assert.equal(parsed.params.p59.value, 88.5);
+    assert.equal(parsed.params.p59.time, 1700000000000);
+    // the shared scratch buffer is left clean after an error
+    assert.throws(() => propertyPost("10", { temp: 1, bad: NaN }), OneNetError, /bad: value NaN/);
+    assert.equal(text(propertyPost("11", { temp: 1 })), '{"id":"11","version":"1.0","params":{"temp":{"value":1}}}');
+  });
   test("set/get replies", () => {
     assert.equal(text(reply("9", 200, "success")), '{"id":"9","code":200,"msg":"success"}');
     assert.equal(text(reply("9", 200, "success", { temp: 23.6 })), '{"id":"9","code":200,"msg":"success","data":{"temp":23.6}}');
