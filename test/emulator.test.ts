@@ -194,6 +194,11 @@ describe("OneJSON replies (facts: Payloads)", () => {
   }
   const nextId = () => String(1000 + ++seq);
 
+  it("checks against the project's thing model, onenet/thing-model.json", () => {
+    assert.match(emu.thingModelPath, /onenet[\\/]thing-model\.json$/);
+    assert.deepEqual([...emu.model.properties.keys()].sort(), ["heap", "humi", "interval", "led", "press", "rssi", "temp", "uptime"]);
+    assert.deepEqual([...emu.model.properties.values()].filter((p) => p.writable).map((p) => p.identifier).sort(), ["interval", "led"]);
+  });
   it("answers a good post 200 and records the values", async () => {
     const id = nextId();
     const reply = await post({ id, version: "1.0", params: { temp: { value: 23.6, time: NOW - 5 }, led: { value: true }, rssi: { value: -61 } } }, id);
