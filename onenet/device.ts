@@ -6,7 +6,9 @@
 // (monotonic ms), calls service(now) when the returned deadline comes, and gives it a link that hands
 // messages to the MQTT client. Delivery of a QoS 1 message is the client's job once publish() accepted
 // it (its outbox resends the very same bytes); the profile encodes each message once, so a resend at
-// any level keeps the message's id and its original time.
+// any level keeps the message's id and its original time. While connected, uplink is paced to one
+// message per pacingMs (platform: 1 message/s); while offline, QoS 1 posts go straight into the
+// client's bounded, persisted outbox so that a reboot loses nothing already reported.
 
 import type { OneNetConfig } from "./config";
 import { KEEPALIVE_MAX, KEEPALIVE_MIN } from "./config";
@@ -293,7 +295,10 @@ export class OneNetDevice {
    */
   service(now: number): number {
     this.#now = now;
-    if (!this.#connected) return Infinity;
+    if (!this.#connected) {
+      this.#handOver(now);
+      return Infinity;
+    }
     let next = Infinity;
     this.#awaiting.forEach((a, id) => {
       if (now >= a.deadline) {
@@ -305,22 +310,44 @@ export class OneNetDevice {
     if (this.queued > 0 && now >= this.#nextSend) {
       const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
       const m = queue[0];
-      try {
-        this.#link.publish(m.topic, m.payload, m.qos, false);
+      if (this.#give(m, now + this.#replyTimeout)) {
         queue.shift();
-        this.stats.sent++;
-        if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
-          this.#awaiting.set(m.id, { kind: m.kind, deadline: now + this.#replyTimeout });
-          if (now + this.#replyTimeout < next) next = now + this.#replyTimeout;
-          this.#trimAwaiting();
-        }
-      } catch (e) {
-        this.#log("WARN", `publish deferred id=${m.id || "-"}: ${(e as Error).message}`);
+        if (now + this.#replyTimeout < next && m.id) next = now + this.#replyTimeout;
       }
       this.#nextSend = now + this.#pacing;
     }
     if (this.queued > 0 && this.#nextSend < next) next = this.#nextSend;
     return next;
+  }
+
+  /** Hands one message to the client; false (kept, retried later) when the client refuses it. */
+  #give(m: Outgoing, replyDeadline: number): boolean {
+    try {
+      this.#link.publish(m.topic, m.payload, m.qos, false);
+    } catch (e) {
+      this.#log(this.#connected ? "WARN" : "DEBUG", `publish deferred id=${m.id || "-"}: ${(e as Error).message}`);
+      return false;
+    }
+    this.stats.sent++;
+    if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
+      this.#awaiting.set(m.id, { kind: m.kind, deadline: replyDeadline });
+      this.#trimAwaiting();
+    }
+    return true;
+  }
+
+  /**
+   * Offline: QoS 1 posts go straight into the MQTT client's outbox (bounded, persisted through a
+   * reboot), which sends them after the next CONNACK; pacing applies to traffic while connected.
+   * What the client refuses (outbox full) stays here, in order. Replies wait for the connection.
+   */
+  #handOver(now: number): void {
+    const posts = this.#posts;
+    while (posts.length > 0 && posts[0].qos === 1) {
+      if (!this.#give(posts[0], Infinity)) break;
+      posts.shift();
+    }
+    void now;
   }
 
   #checkRoom(): void {

@@ -353,17 +353,31 @@ suite("onenet device", (test) => {
     device.report({ uptime: 3 }, 0);
     assert.throws(() => device.report({ uptime: 4 }, 0), OneNetError, /uplink queue full/);
   });
-  test("offline: reports wait; after connect they go out with their original id and time", () => {
+  test("offline: QoS 1 posts go straight to the client's (persisted) outbox with their id and time; refused ones wait in order", () => {
     let epoch = 1700000000000;
     const link = new FakeLink();
     const device = new OneNetDevice({ config: CONFIG, link, epochMs: () => epoch, log: () => {} });
     device.report({ temp: 20 }, 0);
-    epoch += 60000;
-    assert.equal(device.service(1000), Infinity);
-    assert.equal(link.sent.length, 0);
-    device.onConnected(60000);
-    device.service(60000);
+    assert.equal(device.service(0), Infinity, "offline: no timer needed");
+    assert.equal(link.sent.length, 1);
     assert.equal(link.sent[0].payload, '{"id":"1","version":"1.0","params":{"temp":{"value":20,"time":1700000000000}}}');
+    // the client's outbox is full: later posts stay here, in order, and are not dropped
+    link.failNext = 1;
+    epoch += 60000;
+    device.report({ temp: 21 }, 60000);
+    device.report({ temp: 22 }, 60000);
+    device.service(60000);
+    assert.equal(link.sent.length, 1);
+    assert.equal(device.queued, 2);
+    epoch += 60000;
+    device.onConnected(120000);
+    runUntil(device, 120000, 123000);
+    assert.deepEqual(link.sent.map((m) => m.payload), [
+      '{"id":"1","version":"1.0","params":{"temp":{"value":20,"time":1700000000000}}}',
+      '{"id":"2","version":"1.0","params":{"temp":{"value":21,"time":1700000060000}}}',
+      '{"id":"3","version":"1.0","params":{"temp":{"value":22,"time":1700000060000}}}',
+    ]);
+    assert.equal(device.awaitingReplies, 3);
   });
   test("a publish the client refuses is retried later with the same bytes (same id and time)", () => {
     const { device, link, logs } = setup({ epoch: 1700000000000 });
