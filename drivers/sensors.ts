@@ -11,7 +11,10 @@
 // read; its properties are omitted from that report, never filled from a stale or wrong value. After
 // an I/O error (NACK, unplugged) or three consecutive failures the driver is closed and reopened on
 // the next read, so a re-plugged sensor is re-initialised.
-import I2C from "embedded:io/i2c";
+//
+// The I2C class comes in as an option (ECMA-419 style): on the board and under `npm start` it is
+// `embedded:io/i2c` (see ./i2c-io); the Moddable desktop simulators (lin, mac) have no I2C, so a build
+// for them maps ./i2c-io to ./i2c-none and the app reports board data only.
 import AHT20, { AHT20_ADDRESS } from "./aht20";
 import SHT3x from "./sht3x";
 import BMP280 from "./bmp280";
@@ -33,8 +36,8 @@ export interface SensorsOptions {
   clock: number;
   hz?: number;
   port?: number;
-  /** The ECMA-419 I2C class (default: embedded:io/i2c). */
-  io?: I2CClass;
+  /** The ECMA-419 I2C class (./i2c-io: embedded:io/i2c); undefined on a build without I2C. */
+  io: I2CClass | undefined;
   /** Consecutive failures after which a driver is closed and reopened (default 3). */
   reopenAfter?: number;
 }
@@ -60,6 +63,8 @@ export interface SensorState {
   readonly address: number;
   /** Properties this sensor is the designated source of. */
   readonly roles: Role[];
+  /** The driver's constructor options (the bus plus this address). */
+  readonly options: SensorOptions;
   driver: Sensor | undefined;
   failures: number;
   lastFault: string | undefined;
@@ -77,19 +82,19 @@ function round2(x: number): number {
 }
 
 export default class Sensors {
-  readonly #options: SensorOptions;
-  readonly #io: I2CClass;
+  readonly #options: SensorOptions | undefined;
   readonly #reopenAfter: number;
   readonly #sensors: SensorState[] = [];
 
   constructor(options: SensorsOptions) {
     if (!Number.isInteger(options?.data) || !Number.isInteger(options.clock)) throw new TypeError("sensors: data and clock pins are required integers");
-    this.#io = options.io ?? I2C;
     this.#reopenAfter = options.reopenAfter ?? 3;
-    const sensor: SensorOptions["sensor"] = { io: this.#io, data: options.data, clock: options.clock };
-    if (options.hz !== undefined) sensor.hz = options.hz;
-    if (options.port !== undefined) sensor.port = options.port;
-    this.#options = { sensor };
+    if (options.io) {
+      const sensor: SensorOptions["sensor"] = { io: options.io, data: options.data, clock: options.clock };
+      if (options.hz !== undefined) sensor.hz = options.hz;
+      if (options.port !== undefined) sensor.port = options.port;
+      this.#options = { sensor };
+    }
   }
 
   /** The sensors found by detect(). */
@@ -100,17 +105,23 @@ export default class Sensors {
   /** Probes the bus and opens every sensor found. Returns what was found, e.g. ["aht20@0x38"]. */
   detect(): string[] {
     this.close();
+    const options = this.#options;
+    if (!options) {
+      warn("sensors", "no I2C on this build; reporting board data only");
+      return [];
+    }
     const found: SensorState[] = [];
     for (const candidate of CANDIDATES) {
-      if (!this.#answers(candidate.address)) continue;
+      if (!this.#answers(options, candidate.address)) continue;
       let driver: Sensor;
+      const own: SensorOptions = { sensor: { ...options.sensor, address: candidate.address } };
       try {
-        driver = this.#open(candidate.kind, candidate.address);
+        driver = open(candidate.kind, own);
       } catch (error) {
         warn("sensors", "device answers but is not usable", { address: hex(candidate.address), as: candidate.kind, error: describe(error) });
         continue;
       }
-      found.push({ kind: candidate.kind, address: candidate.address, roles: [], driver, failures: 0, lastFault: undefined, samples: 0 });
+      found.push({ kind: candidate.kind, address: candidate.address, roles: [], options: own, driver, failures: 0, lastFault: undefined, samples: 0 });
     }
     // Designate one source per property.
     const humidity = found.find((s) => s.kind !== "bmp280");
@@ -123,7 +134,7 @@ export default class Sensors {
       this.#sensors.push(s);
       names.push(`${s.kind}@${hex(s.address)}`);
     }
-    const sensor = this.#options.sensor;
+    const sensor = options.sensor;
     if (names.length) info("sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
     else warn("sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
     return names;
@@ -168,18 +179,18 @@ export default class Sensors {
     this.#sensors.length = 0;
   }
 
-  #answers(address: number): boolean {
-    const sensor = this.#options.sensor;
+  #answers(options: SensorOptions, address: number): boolean {
+    const sensor = options.sensor;
     let device: I2CDevice | undefined;
     try {
-      const options: { data: number; clock: number; hz: number; address: number; port?: number } = {
+      const probe: { data: number; clock: number; hz: number; address: number; port?: number } = {
         data: sensor.data,
         clock: sensor.clock,
         hz: sensor.hz ?? 100_000,
         address,
       };
-      if (sensor.port !== undefined) options.port = sensor.port;
-      device = new this.#io(options);
+      if (sensor.port !== undefined) probe.port = sensor.port;
+      device = new sensor.io(probe);
       return device.write(EMPTY) === undefined;
     } catch {
       return false;
@@ -188,16 +199,9 @@ export default class Sensors {
     }
   }
 
-  #open(kind: SensorKind, address: number): Sensor {
-    const options: SensorOptions = { sensor: { ...this.#options.sensor, address } };
-    if (kind === "aht20") return new AHT20(options);
-    if (kind === "sht3x") return new SHT3x(options);
-    return new BMP280(options);
-  }
-
   #sample(s: SensorState): Sample | undefined {
     try {
-      if (!s.driver) s.driver = this.#open(s.kind, s.address);
+      if (!s.driver) s.driver = open(s.kind, s.options);
       const sample = s.driver.sample();
       if (s.failures > 0) info("sensors", "recovered", { sensor: s.kind, address: hex(s.address), failures: s.failures });
       s.failures = 0;
@@ -219,6 +223,12 @@ export default class Sensors {
       return undefined;
     }
   }
+}
+
+function open(kind: SensorKind, options: SensorOptions): Sensor {
+  if (kind === "aht20") return new AHT20(options);
+  if (kind === "sht3x") return new SHT3x(options);
+  return new BMP280(options);
 }
 
 function describe(error: unknown): string {

@@ -15,13 +15,14 @@ import config from "mc/config";
 import WiFiManager from ${file("drivers/wifi.ts")};
 import Sensors from ${file("drivers/sensors.ts")};
 import Board from ${file("drivers/board.ts")};
+import io from ${file("drivers/i2c-io.ts")};
 const changes = [];
 let wifi, sensors, board;
 globalThis.__sim.entry = {
   start() {
     wifi = new WiFiManager({ ssid: config.ssid, password: config.password, onChange: (up) => changes.push(up) });
     wifi.start();
-    sensors = new Sensors({ data: Number(config.sda ?? 21), clock: Number(config.scl ?? 22) });
+    sensors = new Sensors({ io, data: Number(config.sda ?? 21), clock: Number(config.scl ?? 22) });
     board = new Board(wifi);
     return sensors.detect().join(",");
   },

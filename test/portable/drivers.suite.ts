@@ -375,6 +375,12 @@ suite("drivers: autodetect and thing-model properties", (test) => {
     assert.deepEqual(sensors.read(), {});
     sensors.close();
   });
+  test("a build without I2C (io undefined, drivers/i2c-none) finds nothing and reads nothing", () => {
+    board("aht20,bmp280");
+    const sensors = new Sensors({ io: undefined, data: SDA, clock: SCL });
+    assert.deepEqual(sensors.detect(), []);
+    assert.deepEqual(sensors.read(), {});
+  });
   test("sensors on other pins are not found (autodetect uses the configured bus)", () => {
     board("aht20,bmp280");
     const sensors = new Sensors({ io: I2C, data: 4, clock: 5 });
