@@ -31,9 +31,9 @@ export interface SensorReadings {
 }
 
 export interface SensorsOptions {
-  /** I2C data (SDA) and clock (SCL) pins. */
-  data: number;
-  clock: number;
+  /** I2C data (SDA) and clock (SCL) pins (config `sda`, `scl`); absent: the board default. */
+  data?: number;
+  clock?: number;
   hz?: number;
   port?: number;
   /** The ECMA-419 I2C class (./i2c-io: embedded:io/i2c); undefined on a build without I2C. */
@@ -57,6 +57,21 @@ export const CANDIDATES: readonly Candidate[] = [
 ];
 
 type Role = "temp" | "humi" | "press";
+
+/** ESP32 DevKit wiring (GPIO 21 SDA, GPIO 22 SCL), the usual default of ESP32 boards. */
+export const ESP32_I2C_PINS = { data: 21, clock: 22 } as const;
+
+type Device = { I2C?: { default?: { data?: unknown; clock?: unknown } } };
+
+/**
+ * The board's default I2C pins: the ECMA-419 host provider's `device.I2C.default` when the build has
+ * one (Moddable board definitions set it per board), else GPIO 21/22.
+ */
+export function defaultI2CPins(): { data: number; clock: number } {
+  const bus = (globalThis as { device?: Device }).device?.I2C?.default;
+  if (bus && typeof bus.data === "number" && typeof bus.clock === "number") return { data: bus.data, clock: bus.clock };
+  return { data: ESP32_I2C_PINS.data, clock: ESP32_I2C_PINS.clock };
+}
 
 export interface SensorState {
   readonly kind: SensorKind;
@@ -87,10 +102,14 @@ export default class Sensors {
   readonly #sensors: SensorState[] = [];
 
   constructor(options: SensorsOptions) {
-    if (!Number.isInteger(options?.data) || !Number.isInteger(options.clock)) throw new TypeError("sensors: data and clock pins are required integers");
+    const pins = defaultI2CPins();
+    const data = options.data ?? pins.data;
+    const clock = options.clock ?? pins.clock;
+    if (!Number.isInteger(data) || data < 0) throw new TypeError("sensors: data (sda) must be a GPIO number");
+    if (!Number.isInteger(clock) || clock < 0) throw new TypeError("sensors: clock (scl) must be a GPIO number");
     this.#reopenAfter = options.reopenAfter ?? 3;
     if (options.io) {
-      const sensor: SensorOptions["sensor"] = { io: options.io, data: options.data, clock: options.clock };
+      const sensor: SensorOptions["sensor"] = { io: options.io, data, clock };
       if (options.hz !== undefined) sensor.hz = options.hz;
       if (options.port !== undefined) sensor.port = options.port;
       this.#options = { sensor };

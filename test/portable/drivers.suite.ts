@@ -375,6 +375,13 @@ suite("drivers: autodetect and thing-model properties", (test) => {
     assert.deepEqual(sensors.read(), {});
     sensors.close();
   });
+  test("without sda/scl the board default bus (GPIO 21/22 here) is used", () => {
+    board("aht20");
+    const sensors = new Sensors({ io: I2C });
+    assert.deepEqual(sensors.detect(), ["aht20@0x38"]);
+    sensors.close();
+    assert.throws(() => new Sensors({ io: I2C, data: -1 }), TypeError, /sda/);
+  });
   test("a build without I2C (io undefined, drivers/i2c-none) finds nothing and reads nothing", () => {
     board("aht20,bmp280");
     const sensors = new Sensors({ io: undefined, data: SDA, clock: SCL });
