@@ -24,6 +24,7 @@ import {
   SUCCESS,
   type ThingModel,
   type Verdict,
+  valueMatches,
 } from "./thing-model.ts";
 import { startConsole, type ConsoleServer } from "./console-server.ts";
 
@@ -550,16 +551,20 @@ class EmulatorCore {
     if (device.posts.length > 20) device.posts.shift();
     this.emit({ type: "post", product: device.entry.product, device: device.entry.device, id: req.id, time: postTime });
     for (const [identifier, entry] of Object.entries(params)) {
-      const time = typeof entry.time === "number" ? entry.time : now;
-      device.latest.set(identifier, { value: entry.value, time });
-      if (typeof entry.value === "number") {
-        let h = device.history.get(identifier);
-        if (!h) device.history.set(identifier, (h = []));
-        h.push([time, entry.value]);
-        if (h.length > this.historyLimit) h.splice(0, h.length - this.historyLimit);
-      }
-      this.emit({ type: "property", product: device.entry.product, device: device.entry.device, identifier, value: entry.value, time });
+      this.record(device, identifier, entry.value, typeof entry.time === "number" ? entry.time : now);
     }
+  }
+
+  /** A property value the device reported (post or get_reply): latest value, chart history, event. */
+  record(device: DeviceState, identifier: string, value: unknown, time: number): void {
+    device.latest.set(identifier, { value, time });
+    if (typeof value === "number") {
+      let h = device.history.get(identifier);
+      if (!h) device.history.set(identifier, (h = []));
+      h.push([time, value]);
+      if (h.length > this.historyLimit) h.splice(0, h.length - this.historyLimit);
+    }
+    this.emit({ type: "property", product: device.entry.product, device: device.entry.device, identifier, value, time });
   }
 
   reply(device: DeviceState, payload: Buffer, kind: "set" | "get"): void {
@@ -583,9 +588,8 @@ class EmulatorCore {
     if (kind === "get" && code === 200 && body.data && typeof body.data === "object") {
       const now = this.clock.now();
       for (const [identifier, value] of Object.entries(body.data as Record<string, unknown>)) {
-        if (!this.model.properties.has(identifier)) continue;
-        device.latest.set(identifier, { value, time: now });
-        this.emit({ type: "property", product: device.entry.product, device: device.entry.device, identifier, value, time: now });
+        const def = this.model.properties.get(identifier);
+        if (def && valueMatches(def.dataType, value)) this.record(device, identifier, value, now);
       }
     }
     pending.resolve(result);

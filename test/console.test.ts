@@ -2,7 +2,8 @@
 // playwright-core): an MQTT.js client acting as the device reports properties, the page shows the
 // device online, the latest values and a chart; changing `interval` in the page sends a property set
 // (facts: Payloads, "Property set (down)"), the device answers set_reply and reports at its new
-// interval, and the page shows the reply and the new value. A refused write (code 100) shows as such.
+// interval, and the page shows the reply and the new value. A refused write (code 100) shows as such;
+// "Get all properties" sends a property get and shows the get_reply.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -40,6 +41,7 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
     device = await connectOk(emu.brokerUrl, DEV);
     await subscribe(device, "thing/property/post/reply");
     await subscribe(device, "thing/property/set");
+    await subscribe(device, "thing/property/get");
     let interval = 1;
     let n = 0;
     const d = device;
@@ -53,8 +55,12 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
       timer = setTimeout(report, interval * 1000);
     };
     d.client.on("message", (topic, payload) => {
-      if (!topic.endsWith("/thing/property/set")) return;
       const msg = JSON.parse(payload.toString()) as { id: string; params: Record<string, unknown> };
+      if (topic.endsWith("/thing/property/get")) {
+        void publish(d, "thing/property/get_reply", { id: msg.id, code: 200, msg: "success", data: { interval, led: false, uptime: 42 } }).catch(() => {});
+        return;
+      }
+      if (!topic.endsWith("/thing/property/set")) return;
       if ("led" in msg.params) {
         void publish(d, "thing/property/set_reply", { id: msg.id, code: 100, msg: "led: not fitted on this board" }).catch(() => {});
         return;
@@ -91,6 +97,11 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
     await page.locator(sel("[data-set=led]")).click();
     await page.locator(sel("[data-reply=led]")).filter({ hasText: "code=100" }).waitFor({ timeout: 30000 });
     assert.match((await page.locator(sel("[data-reply=led]")).textContent()) ?? "", /led: not fitted/);
+
+    await page.locator(sel("[data-testid=get]")).click();
+    await page.locator(sel("[data-testid=get-reply]")).filter({ hasText: "code=200" }).waitFor({ timeout: 30000 });
+    assert.match((await page.locator(sel("[data-testid=get-reply]")).textContent()) ?? "", /data=\{"interval":2,"led":false,"uptime":42\}/);
+    await page.locator(sel("[data-value=uptime] .v")).filter({ hasText: /^42$/ }).waitFor({ timeout: 30000 });
 
     if (process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT, fullPage: true });
 

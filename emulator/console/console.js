@@ -142,10 +142,29 @@
       grid.appendChild(card);
       dev.props.set(def.identifier, entry);
     });
+    var getButton = $("button", { type: "button", "data-testid": "get", text: "Get all properties" });
+    var getReply = $("div", { className: "reply", "data-testid": "get-reply" });
+    getButton.addEventListener("click", function () {
+      var ids = model.properties.map(function (p) { return p.identifier; });
+      getButton.disabled = true;
+      getReply.className = "reply"; getReply.textContent = "get " + JSON.stringify(ids) + " … waiting for get_reply";
+      fetch("api/get", { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ product: view.product, device: view.device, params: ids }) })
+        .then(function (r) { return r.json(); })
+        .then(function (res) {
+          if (res.ok) {
+            getReply.className = "reply " + (res.code === 200 ? "ok" : "bad");
+            getReply.textContent = "get_reply id=" + res.id + " code=" + res.code + (res.msg ? " " + res.msg : "") +
+              (res.data !== undefined ? " data=" + JSON.stringify(res.data) : "");
+          } else { getReply.className = "reply bad"; getReply.textContent = "failed: " + res.error; }
+        }, function (e) { getReply.className = "reply bad"; getReply.textContent = "failed: " + e; })
+        .then(function () { getButton.disabled = false; });
+    });
+    var getBox = $("div", { className: "control" }, [getButton, getReply]);
     var logList = $("ol", {});
     var subs = $("div", { className: "subs" });
     var log = $("details", { className: "log", open: "" }, [$("summary", { text: "Device log (platform view)" }), logList]);
-    dev.el = $("section", { className: "device", "data-device": k }, [head, grid, subs, log]);
+    dev.el = $("section", { className: "device", "data-device": k }, [head, grid, getBox, subs, log]);
     dev.status = status; dev.sinceEl = since; dev.logList = logList; dev.subsEl = subs; dev.cadenceEl = cadence;
     dev.posts = view.posts.slice();
     showCadence(dev);
