@@ -49,10 +49,16 @@ export class FirmwareError extends Error {
   }
 }
 
-/** Board budget for "System Free Memory" (bytes); the XS lane subtracts the slot heap growth. */
+/**
+ * Board budget for "System Free Memory" (bytes). The XS lane reports it minus 16 bytes per heap slot
+ * the firmware holds beyond what it held when its modules had loaded (an approximation: the figure
+ * falls when the firmware holds more memory or leaks; measured after the lane's periodic GC).
+ */
 export const SIM_FREE_MEMORY = 100_000;
 /** Bytes per XS slot on the ESP32 (32-bit). */
 export const SLOT_BYTES = 16;
+/** Heap growth (slots) after which the lane collects garbage between events. */
+export const GC_SLACK = 2048;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -77,6 +83,8 @@ export class XsLane {
   #worker: XsnapWorker;
   #output = "";
   #bootHeap = 0;
+  #loadHeap = 0;
+  #liveHeap = 0;
   #closed = false;
 
   private constructor(options: XsLaneOptions, b: Bundle) {
@@ -130,6 +138,7 @@ export class XsLane {
     const code = `${init}${this.bundle.code}\n}catch(e){if(globalThis.__sim)globalThis.__sim.fatal(e);throw e}\n//# sourceURL=${BUNDLE_NAME}\n`;
     const loaded = await this.#crank(() => this.#worker.evaluate(code));
     let compute = loaded.compute;
+    this.#loadHeap = await this.#collect();
     if (this.options.boot !== false) {
       const booted = await this.#crank(() => this.#worker.evaluate("globalThis.__sim.boot()"));
       compute += booted.compute;
@@ -150,6 +159,17 @@ export class XsLane {
       }
       throw error;
     }
+  }
+
+  /**
+   * A full collection in its own crank (not counted in totalCompute), like the board's GC when its
+   * small heap fills; returns the live slots. The lane runs one whenever the heap grew by GC_SLACK.
+   */
+  async #collect(): Promise<number> {
+    const { meter } = await this.#worker.evaluate("globalThis.__sim.gc()");
+    this.lastMeter = meter;
+    this.#liveHeap = meter.currentHeapCount;
+    return this.#liveHeap;
   }
 
   /** Evaluates script code in XS (one crank); returns the crank's meter. */
@@ -251,7 +271,8 @@ export class XsLane {
         message[head.length] = 0;
         message.set(payload, head.length + 1);
       }
-      const { reply } = await this.#crank(() => this.#worker.command(message));
+      const { reply, currentHeapCount } = await this.#crank(() => this.#worker.command(message));
+      if (currentHeapCount > this.#liveHeap + GC_SLACK) await this.#collect();
       return { reply };
     });
     this.#deliveries = run.catch(() => {});
@@ -320,8 +341,12 @@ export class XsLane {
   #stat(name: string): number | undefined {
     const heap = this.lastMeter.currentHeapCount;
     switch (name) {
-      case "System Free Memory":
-        return Math.max(0, SIM_FREE_MEMORY - Math.max(0, heap - this.#bootHeap) * SLOT_BYTES);
+      case "System Free Memory": {
+        // Module code lives in flash on the board (preloaded), so only what the firmware allocated
+        // since its modules loaded counts against the budget.
+        if (this.#loadHeap === 0) return SIM_FREE_MEMORY;
+        return Math.max(0, SIM_FREE_MEMORY - Math.max(0, this.#liveHeap - this.#loadHeap) * SLOT_BYTES);
+      }
       case "XS Slot Heap Used":
         return heap * SLOT_BYTES;
       default:
