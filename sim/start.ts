@@ -116,6 +116,12 @@ export async function main(argv: string[]): Promise<number> {
     await broker?.close().catch(() => {});
     return code;
   };
+  // Ctrl-C may come at any time, also while the firmware boots.
+  let interrupted: (() => void) | undefined;
+  const signalled = new Promise<void>((resolve) => (interrupted = resolve));
+  const onSignal = (): void => interrupted?.();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   try {
     lane = await XsLane.start({ entry: sim.entry ?? "main.ts", clock: "real", config, storagePath: flash, onLog: out });
@@ -130,14 +136,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const running = lane;
   return new Promise<number>((resolve) => {
-    const onSignal = (): void => {
+    void signalled.then(() => {
       out("[sim] stopping");
       void stop(0).then(resolve);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    });
     const watch = setInterval(() => {
-      if (running.fatal && !stopping) {
+      if (stopping) clearInterval(watch);
+      else if (running.fatal) {
         clearInterval(watch);
         process.stderr.write(`[sim] firmware exception: ${running.fatal.message}\n${running.fatal.xsStack}\n`);
         void stop(1).then(resolve);
