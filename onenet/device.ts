@@ -102,6 +102,7 @@ interface Outgoing {
 }
 
 interface Awaiting {
+  readonly id: string;
   readonly kind: number;
   deadline: number;
 }
@@ -148,7 +149,8 @@ export class OneNetDevice {
   readonly #ids = new IdCounter();
   readonly #replies: Outgoing[] = [];
   readonly #posts: Outgoing[] = [];
-  readonly #awaiting = new Map<string, Awaiting>();
+  /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
+  readonly #awaiting: Awaiting[] = [];
   readonly #values: { [identifier: string]: unknown } = {};
   readonly #queueLimit: number;
   readonly #pacing: number;
@@ -201,7 +203,7 @@ export class OneNetDevice {
 
   /** Post ids sent and not yet answered. */
   get awaitingReplies(): number {
-    return this.#awaiting.size;
+    return this.#awaiting.length;
   }
 
   /** Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. */
@@ -213,9 +215,8 @@ export class OneNetDevice {
       this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);
       this.#subscribed = true;
     }
-    this.#awaiting.forEach((a) => {
-      a.deadline = now + this.#replyTimeout;
-    });
+    const awaiting = this.#awaiting;
+    for (let i = 0; i < awaiting.length; i++) awaiting[i].deadline = now + this.#replyTimeout;
     this.#log("INFO", `connected, subscribed product=${this.config.product} device=${this.config.device}`);
   }
 
@@ -300,13 +301,13 @@ export class OneNetDevice {
       return Infinity;
     }
     let next = Infinity;
-    this.#awaiting.forEach((a, id) => {
-      if (now >= a.deadline) {
-        this.#awaiting.delete(id);
-        this.stats.missingReplies++;
-        this.#log("WARN", `no reply to ${a.kind === KIND_EVENT ? "event" : "property"} post id=${id} within ${this.#replyTimeout} ms`);
-      } else if (a.deadline < next) next = a.deadline;
-    });
+    const awaiting = this.#awaiting;
+    while (awaiting.length > 0 && now >= awaiting[0].deadline) {
+      const a = awaiting.shift()!;
+      this.stats.missingReplies++;
+      this.#log("WARN", `no reply to ${a.kind === KIND_EVENT ? "event" : "property"} post id=${a.id} within ${this.#replyTimeout} ms`);
+    }
+    if (awaiting.length > 0) next = awaiting[0].deadline;
     if (this.queued > 0 && now >= this.#nextSend) {
       const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
       const m = queue[0];
@@ -330,7 +331,7 @@ export class OneNetDevice {
     }
     this.stats.sent++;
     if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
-      this.#awaiting.set(m.id, { kind: m.kind, deadline: replyDeadline });
+      this.#awaiting.push({ id: m.id, kind: m.kind, deadline: replyDeadline });
       this.#trimAwaiting();
     }
     return true;
@@ -357,10 +358,9 @@ export class OneNetDevice {
   }
 
   #trimAwaiting(): void {
-    // bounded: the oldest unanswered id goes first (Map keeps insertion order)
-    while (this.#awaiting.size > 64) {
-      const first = this.#awaiting.keys().next().value as string;
-      this.#awaiting.delete(first);
+    // bounded: the oldest unanswered id goes first
+    while (this.#awaiting.length > 64) {
+      this.#awaiting.shift();
       this.stats.missingReplies++;
     }
   }
@@ -388,7 +388,16 @@ export class OneNetDevice {
       return;
     }
     const what = kind === KIND_EVENT ? "event" : "property";
-    const known = this.#awaiting.delete(r.id);
+    // the oldest awaiting post with this id (ids restart at "1" after a reboot, so the oldest is the likelier match)
+    const awaiting = this.#awaiting;
+    let known = false;
+    for (let i = 0; i < awaiting.length; i++) {
+      if (awaiting[i].id === r.id && awaiting[i].kind === kind) {
+        awaiting.splice(i, 1);
+        known = true;
+        break;
+      }
+    }
     this.stats.replies++;
     const meaning = replyMeaning(r.code);
     if (r.code !== 200) {
