@@ -6,6 +6,8 @@
 // - xs.onenet.post.encode: a 3-property OneJSON post (value wrapper + time) to UTF-8 bytes.
 //   Anchor: the naive way, JSON.stringify of the same object + utf8Encode.
 // - xs.onenet.set.handle: a property set parsed, checked against the model, applied, reply queued.
+// - xs.onenet.slots.after1000: live heap slots (after a full GC) once 1,000 report -> send -> reply
+//   cycles have run, against the same after 10 cycles (anchor): the profile must not grow.
 import { XsLane } from "../sim/xs-lane.ts";
 import type { Report } from "./run.ts";
 
@@ -43,6 +45,14 @@ export default async function bench(report: Report): Promise<void> {
         }
       },
       set(k) { for (let i = 0; i < k; i++) { device.onMessage(topic, set, now); now += 1000; device.service(now); } },
+      cycle(k) {
+        for (let i = 0; i < k; i++) {
+          const id = device.report({ temp: 20 + (i % 10) / 10, humi: 40, uptime: i }, now);
+          now += 1000;
+          device.service(now);
+          device.onMessage(device.topics.propertyPostReply, utf8Encode('{"id":"' + id + '","code":200,"msg":"success"}'), now);
+        }
+      },
     };
   `;
   const lane = await XsLane.start({ entryCode, boot: false });
@@ -54,6 +64,11 @@ export default async function bench(report: Report): Promise<void> {
     report({ name: "xs.onenet.token.sha256", value: await perOp("token"), unit: "computrons/op (lower is better)", anchor: "xs.sha256.stringToSign", anchorValue: await perOp("digest") });
     report({ name: "xs.onenet.post.encode", value: await perOp("post"), unit: "computrons/op (lower is better)", anchor: "xs.JSON.stringify+utf8Encode", anchorValue: await perOp("naive") });
     report({ name: "xs.onenet.set.handle", value: await perOp("set"), unit: "computrons/op (lower is better)" });
+    await crank("cycle", 10);
+    const after10 = await lane.heapSlots();
+    await crank("cycle", 990);
+    const after1000 = await lane.heapSlots();
+    report({ name: "xs.onenet.slots.after1000", value: after1000, unit: "heap slots (lower is better; = anchor means no growth)", anchor: "xs.onenet.slots.after10", anchorValue: after10 });
   } finally {
     await lane.close();
   }
