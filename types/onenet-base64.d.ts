@@ -1,6 +1,6 @@
-// The Moddable `base64` module (modules/data/base64). @moddable/typings has base64.d.ts, but the
-// firmware tsconfig's `exclude: node_modules/**` drops it (and its BufferLike type is undeclared), so
-// the OneNET token code declares what it uses here. The simulator's version is sim/modules/base64.ts.
+// The Moddable `base64` module (modules/data/base64). @moddable/typings' base64.d.ts types its input
+// with BufferLike from xs.d.ts, which the firmware scope leaves out (see types/xs-globals.d.ts), so
+// this exact declaration replaces it. The simulator's version is sim/modules/base64.ts.
 declare module "base64" {
   const Base64: {
     /** Standard base64 with padding; a string is encoded as its UTF-8 bytes. */
