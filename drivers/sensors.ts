@@ -3,7 +3,8 @@
 // detect(): probes the known addresses on the configured I2C bus (AHT20 0x38, SHT3x 0x44/0x45,
 // BMP280 0x76/0x77) with a zero-length write (the standard bus scan: an absent address NACKs), then
 // opens the driver for each address that answered; the driver's own identity check (AHT20 status,
-// SHT3x status CRC, BMP280 chip id) decides. A board with no sensor is fine: no properties.
+// SHT3x status CRC, BMP280 chip id) decides. A board with no sensor is fine: no properties. Every
+// `rescanEvery` reads the addresses not in use are probed again (a sensor connected after boot).
 //
 // read(): samples every sensor and fills `temp` (°C), `humi` (%RH), `press` (hPa), each from one
 // designated source (temperature and humidity from the humidity sensor when there is one, else the
@@ -40,6 +41,11 @@ export interface SensorsOptions {
   io: I2CClass | undefined;
   /** Consecutive failures after which a driver is closed and reopened (default 3). */
   reopenAfter?: number;
+  /**
+   * Every this many reads, probe the addresses not in use again, so a sensor connected after boot is
+   * picked up (default 30, i.e. 5 minutes at a 10 s report interval; 0 disables).
+   */
+  rescanEvery?: number;
 }
 
 interface Candidate {
@@ -78,6 +84,8 @@ export interface SensorState {
   readonly address: number;
   /** Properties this sensor is the designated source of. */
   readonly roles: Role[];
+  /** Position in CANDIDATES (probe and preference order). */
+  readonly rank: number;
   /** The driver's constructor options (the bus plus this address). */
   readonly options: SensorOptions;
   driver: Sensor | undefined;
@@ -100,6 +108,9 @@ export default class Sensors {
   readonly #options: SensorOptions | undefined;
   readonly #reopenAfter: number;
   readonly #sensors: SensorState[] = [];
+  readonly #rejected: number[] = [];
+  readonly #rescanEvery: number;
+  #reads = 0;
 
   constructor(options: SensorsOptions) {
     const pins = defaultI2CPins();
@@ -108,6 +119,7 @@ export default class Sensors {
     if (!Number.isInteger(data) || data < 0) throw new TypeError("sensors: data (sda) must be a GPIO number");
     if (!Number.isInteger(clock) || clock < 0) throw new TypeError("sensors: clock (scl) must be a GPIO number");
     this.#reopenAfter = options.reopenAfter ?? 3;
+    this.#rescanEvery = options.rescanEvery ?? 30;
     if (options.io) {
       const sensor: SensorOptions["sensor"] = { io: options.io, data, clock };
       if (options.hz !== undefined) sensor.hz = options.hz;
@@ -124,39 +136,59 @@ export default class Sensors {
   /** Probes the bus and opens every sensor found. Returns what was found, e.g. ["aht20@0x38"]. */
   detect(): string[] {
     this.close();
+    this.#rejected.length = 0;
     const options = this.#options;
     if (!options) {
       warn("sensors", "no I2C on this build; reporting board data only");
       return [];
     }
-    const found: SensorState[] = [];
-    for (const candidate of CANDIDATES) {
-      if (!this.#answers(options, candidate.address)) continue;
-      let driver: Sensor;
-      const own: SensorOptions = { sensor: { ...options.sensor, address: candidate.address } };
-      try {
-        driver = open(candidate.kind, own);
-      } catch (error) {
-        warn("sensors", "device answers but is not usable", { address: hex(candidate.address), as: candidate.kind, error: describe(error) });
-        continue;
-      }
-      found.push({ kind: candidate.kind, address: candidate.address, roles: [], options: own, driver, failures: 0, lastFault: undefined, samples: 0 });
-    }
-    // Designate one source per property.
-    const humidity = found.find((s) => s.kind !== "bmp280");
-    const barometer = found.find((s) => s.kind === "bmp280");
-    if (humidity) humidity.roles.push("temp", "humi");
-    else if (barometer) barometer.roles.push("temp");
-    if (barometer) barometer.roles.push("press");
-    const names: string[] = [];
-    for (const s of found) {
-      this.#sensors.push(s);
-      names.push(`${s.kind}@${hex(s.address)}`);
-    }
+    this.#scan(options);
+    const names = this.names();
     const sensor = options.sensor;
     if (names.length) info("sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
     else warn("sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
     return names;
+  }
+
+  /** The sensors in use, e.g. ["aht20@0x38", "bmp280@0x76"]. */
+  names(): string[] {
+    return this.#sensors.map((s) => `${s.kind}@${hex(s.address)}`);
+  }
+
+  /** Probes the candidate addresses not in use yet; returns how many sensors were added. */
+  #scan(options: SensorOptions): number {
+    const sensors = this.#sensors;
+    let added = 0;
+    for (let rank = 0; rank < CANDIDATES.length; rank++) {
+      const candidate = CANDIDATES[rank];
+      const address = candidate.address;
+      if (this.#rejected.indexOf(address) >= 0 || sensors.some((s) => s.address === address)) continue;
+      if (!this.#answers(options, address)) continue;
+      let driver: Sensor;
+      const own: SensorOptions = { sensor: { ...options.sensor, address } };
+      try {
+        driver = open(candidate.kind, own);
+      } catch (error) {
+        // Something else lives there (e.g. a touch controller at 0x38): remember, do not retry.
+        this.#rejected.push(address);
+        warn("sensors", "device answers but is not usable", { address: hex(address), as: candidate.kind, error: describe(error) });
+        continue;
+      }
+      sensors.push({ kind: candidate.kind, address, rank, roles: [], options: own, driver, failures: 0, lastFault: undefined, samples: 0 });
+      added++;
+    }
+    if (added) {
+      sensors.sort((a, b) => a.rank - b.rank);
+      // Designate one source per property: a humidity sensor measures the air best (the BMP280's
+      // temperature is its die's); pressure from the BMP280.
+      for (const s of sensors) s.roles.length = 0;
+      const humidity = sensors.find((s) => s.kind !== "bmp280");
+      const barometer = sensors.find((s) => s.kind === "bmp280");
+      if (humidity) humidity.roles.push("temp", "humi");
+      else if (barometer) barometer.roles.push("temp");
+      if (barometer) barometer.roles.push("press");
+    }
+    return added;
   }
 
   /**
@@ -167,6 +199,10 @@ export default class Sensors {
     delete into.temp;
     delete into.humi;
     delete into.press;
+    const options = this.#options;
+    if (options && this.#rescanEvery > 0 && ++this.#reads % this.#rescanEvery === 0 && this.#scan(options) > 0) {
+      info("sensors", "found after boot", { sensors: this.names().join(",") });
+    }
     const sensors = this.#sensors;
     for (let i = 0; i < sensors.length; i++) {
       const s = sensors[i];

@@ -457,6 +457,35 @@ suite("drivers: autodetect and thing-model properties", (test) => {
       sensors.close();
     }
   });
+  test("a sensor connected after boot is found by the periodic rescan and takes over temp/humi", () => {
+    const w = board("aht20,bmp280");
+    w.chip("aht20").command("unplug");
+    const sensors = new Sensors({ io: I2C, data: SDA, clock: SCL, rescanEvery: 3 });
+    try {
+      assert.deepEqual(sensors.detect(), ["bmp280@0x76"]);
+      assert.deepEqual(Object.keys(sensors.read()).sort(), ["press", "temp"]);
+      w.chip("aht20").command("plug");
+      assert.deepEqual(Object.keys(sensors.read()).sort(), ["press", "temp"]);
+      const r = sensors.read(); // third read: rescan
+      assert.deepEqual(sensors.names(), ["aht20@0x38", "bmp280@0x76"]);
+      assert.deepEqual(Object.keys(r).sort(), ["humi", "press", "temp"]);
+      const c = w.environment.at(now());
+      near(r.humi, c.humidity, 0.006, "humi from the late AHT20");
+    } finally {
+      sensors.close();
+    }
+  });
+  test("an address that answers but is not the chip is rejected once, not re-probed by rescans", () => {
+    const w = board("none");
+    let reads = 0;
+    w.bus.attach(0x76, { write: () => true, read: (count) => (reads++, new Uint8Array(count)) });
+    const sensors = new Sensors({ io: I2C, data: SDA, clock: SCL, rescanEvery: 1 });
+    assert.deepEqual(sensors.detect(), []);
+    const after = reads;
+    for (let i = 0; i < 5; i++) sensors.read();
+    assert.equal(reads, after);
+    sensors.close();
+  });
   test("never reported wrong: under random faults every value present matches the environment", () => {
     const w = board("aht20,bmp280", { seed: 3 });
     const sensors = new Sensors({ io: I2C, data: SDA, clock: SCL });
