@@ -4,6 +4,7 @@
 //   GET  /api/events        text/event-stream of EmulatorEvent objects ("data: {...}")
 //   POST /api/set           {product, device, params: {id: value}} -> SetResult (waits for set_reply)
 //   POST /api/get           {product, device, params: [id, ...]}   -> SetResult with data
+//   POST /api/disconnect    {product, device}                       -> {ok} (closes the device's link)
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { EventEmitter } from "node:events";
@@ -18,6 +19,7 @@ export interface ConsoleBackend {
   devices(): DeviceView[];
   set(product: string, device: string, params: unknown): Promise<SetResult>;
   get(product: string, device: string, ids: unknown): Promise<SetResult>;
+  disconnect(product: string, device: string): boolean;
 }
 
 export interface ConsoleServer {
@@ -108,7 +110,7 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
       req.on("close", () => streams.delete(res));
       return;
     }
-    if (route === "POST /api/set" || route === "POST /api/get") {
+    if (route === "POST /api/set" || route === "POST /api/get" || route === "POST /api/disconnect") {
       readBody(req)
         .then((text) => {
           let body: unknown;
@@ -120,6 +122,10 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
           const b = (body ?? {}) as { product?: unknown; device?: unknown; params?: unknown };
           if (typeof b.product !== "string" || typeof b.device !== "string") {
             return sendJson(res, 400, { ok: false, error: "product and device are required" });
+          }
+          if (route === "POST /api/disconnect") {
+            const ok = backend.disconnect(b.product, b.device);
+            return sendJson(res, 200, ok ? { ok } : { ok, error: "device not online" });
           }
           const op = route === "POST /api/set" ? backend.set : backend.get;
           return op(b.product, b.device, b.params).then((result) => sendJson(res, 200, result));

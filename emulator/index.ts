@@ -121,6 +121,8 @@ export interface Emulator {
   setProperties(product: string, device: string, params: Record<string, unknown>): Promise<SetResult>;
   /** Cloud property get: publishes thing/property/get and waits for get_reply. */
   getProperties(product: string, device: string, identifiers: string[]): Promise<SetResult>;
+  /** Close the device's connection from the platform side (a link fault for reconnect tests). */
+  disconnect(product: string, device: string): boolean;
   close(): Promise<void>;
 }
 
@@ -148,6 +150,8 @@ interface DeviceState {
   log: DeviceLogLine[];
   pending: Map<string, Pending>;
   posts: number[];
+  /** Ids of the last 200 accepted property posts, to point out resends. */
+  postIds: string[];
 }
 
 /** Does an MQTT topic filter (with + and #) match a topic name? */
@@ -394,6 +398,7 @@ class EmulatorCore {
         log: [],
         pending: new Map(),
         posts: [],
+        postIds: [],
       });
     }
     for (const p of options.products ?? []) this.productKeys.set(p.product, p.key);
@@ -547,6 +552,12 @@ class EmulatorCore {
     let postTime = -Infinity;
     for (const entry of Object.values(params)) if (typeof entry.time === "number") postTime = Math.max(postTime, entry.time);
     if (postTime === -Infinity) postTime = now;
+    if (device.postIds.includes(req.id)) {
+      this.deviceLog(device, "info", `property post id=${req.id} is a resend of an id already accepted (answered 200 again)`);
+    } else {
+      device.postIds.push(req.id);
+      if (device.postIds.length > 200) device.postIds.shift();
+    }
     device.posts.push(postTime);
     if (device.posts.length > 20) device.posts.shift();
     this.emit({ type: "post", product: device.entry.product, device: device.entry.device, id: req.id, time: postTime });
@@ -645,6 +656,16 @@ class EmulatorCore {
     });
   }
 
+  kick(product: string, deviceName: string): boolean {
+    const device = this.registry.get(`${product}/${deviceName}`);
+    const conn = device?.conn;
+    if (!device || !conn) return false;
+    this.log("INFO", "disconnect requested from the console/API", conn.label());
+    this.deviceLog(device, "warn", "disconnected from the console/API");
+    conn.close(true);
+    return true;
+  }
+
   view(device: DeviceState): DeviceView {
     return {
       product: device.entry.product,
@@ -708,6 +729,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         devices: () => [...core.registry.values()].map((d) => core.view(d)),
         set: (product, device, params) => core.command(product, device, "set", params),
         get: (product, device, ids) => core.command(product, device, "get", ids),
+        disconnect: (product, device) => core.kick(product, device),
       },
       options.httpPort ?? 0,
       host,
@@ -733,6 +755,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     devices: () => [...core.registry.values()].map((d) => core.view(d)),
     setProperties: (product, device, params) => core.command(product, device, "set", params),
     getProperties: (product, device, ids) => core.command(product, device, "get", ids),
+    disconnect: (product, device) => core.kick(product, device),
     close() {
       closing ??= (async () => {
         for (const device of core.registry.values()) {

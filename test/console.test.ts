@@ -106,7 +106,8 @@ test("console: live reports, chart, interval write with set_reply", { skip: !exi
     if (process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT, fullPage: true });
 
     if (timer) clearTimeout(timer);
-    await d.end();
+    await page.locator(sel("[data-testid=disconnect]")).click();
+    await d.closed; // the platform side closed the link
     await page.locator(sel("[data-testid=status]")).filter({ hasText: "offline" }).waitFor({ timeout: 30000 });
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(external, [], "no request leaves the emulator (closed network, no CDN)");

@@ -333,6 +333,27 @@ describe("property set/get from the cloud (facts: Payloads)", () => {
   });
 });
 
+describe("link faults and resends", () => {
+  it("disconnect() closes the device's link from the platform side; a resent id is pointed out", async () => {
+    const d = await device(C);
+    await subscribe(d, "thing/property/post/reply");
+    clock.advance(1000);
+    await publish(d, "thing/property/post", { id: "500", params: { temp: { value: 5, time: NOW } } }, 1);
+    await d.next("thing/property/post/reply", (m) => m.json?.id === "500");
+    assert.equal(emu.disconnect(PID, "dev-c"), true);
+    await d.closed;
+    assert.equal(emu.disconnect(PID, "dev-c"), false, "not online any more");
+    const again = await device(C);
+    await subscribe(again, "thing/property/post/reply");
+    clock.advance(1000);
+    await publish(again, "thing/property/post", { id: "500", params: { temp: { value: 5, time: NOW } } }, 1);
+    assert.equal((await again.next("thing/property/post/reply", (m) => m.json?.id === "500")).json!.code, 200);
+    const log = emu.devices().find((v) => v.device === "dev-c")!.log.map((l) => l.text);
+    assert.ok(log.some((t) => t.includes("id=500 is a resend")), log.join("\n"));
+    await again.end();
+  });
+});
+
 describe("logs", () => {
   it("never contain a key or a token", () => {
     const all = logLines.join("\n");

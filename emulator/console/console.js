@@ -160,7 +160,13 @@
         }, function (e) { getReply.className = "reply bad"; getReply.textContent = "failed: " + e; })
         .then(function () { getButton.disabled = false; });
     });
-    var getBox = $("div", { className: "control" }, [getButton, getReply]);
+    var kick = $("button", { type: "button", className: "secondary", "data-testid": "disconnect", text: "Disconnect" });
+    kick.title = "Close the device's connection from the platform side (to watch it reconnect)";
+    kick.addEventListener("click", function () {
+      fetch("api/disconnect", { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ product: view.product, device: view.device }) });
+    });
+    var getBox = $("div", { className: "control" }, [getButton, getReply, kick]);
     var logList = $("ol", {});
     var subs = $("div", { className: "subs" });
     var log = $("details", { className: "log", open: "" }, [$("summary", { text: "Device log (platform view)" }), logList]);
