@@ -107,7 +107,7 @@ describe("token (facts: Token)", () => {
     const good = tokenA({ et });
     const raw = good.replace(/sign=.*$/, "sign=" + tokenSignature(KEY_A, `products/${PID}/devices/dev-a`, et, "sha256"));
     assert.deepEqual(await connect(emu.brokerUrl, A, { password: raw }), { refused: 4 });
-    (await device(A, { password: good })).end();
+    await (await device(A, { password: good })).end();
   });
 });
 
