@@ -74,7 +74,8 @@ export class Outbox {
   refused = 0;
   #nextSeq = 1;
   #freeSlots: number[] = [];
-  #warn: ((message: string) => void) | undefined;
+  /** Warning sink (set by the client when the app built the outbox without one). */
+  warn: ((message: string) => void) | undefined;
 
   constructor(options: OutboxOptions = {}) {
     const maxMessages = options.maxMessages ?? 100;
@@ -88,7 +89,7 @@ export class Outbox {
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
     this.storage = options.storage;
-    this.#warn = options.warn;
+    this.warn = options.warn;
     if (this.storage) this.#load(this.storage);
   }
 
@@ -111,7 +112,7 @@ export class Outbox {
     const size = topicLength + payload.length + OVERHEAD;
     if (size > this.maxBytes) {
       this.refused++;
-      this.#warn?.(`outbox: message refused, larger than the outbox bytes=${size} max=${this.maxBytes}`);
+      this.warn?.(`outbox: message refused, larger than the outbox bytes=${size} max=${this.maxBytes}`);
       return undefined;
     }
     if (this.entries.length + 1 > this.maxMessages || this.bytes + size > this.maxBytes) {
@@ -127,7 +128,7 @@ export class Outbox {
       }
       if (count > this.maxMessages || bytes > this.maxBytes) {
         this.refused++;
-        this.#warn?.(
+        this.warn?.(
           `outbox: full, message refused messages=${this.entries.length} bytes=${this.bytes} topic=${topic}`,
         );
         return undefined;
@@ -137,7 +138,7 @@ export class Outbox {
         if (e.qos === 0 && e.state === QUEUED) {
           this.removeAt(i);
           this.dropped++;
-          this.#warn?.(`outbox: full, oldest QoS 0 message dropped seq=${e.seq} topic=${e.topic}`);
+          this.warn?.(`outbox: full, oldest QoS 0 message dropped seq=${e.seq} topic=${e.topic}`);
         } else i++;
       }
     }
@@ -200,14 +201,14 @@ export class Outbox {
     const storage = this.storage;
     if (!storage) return;
     if (RECORD_HEADER + topicLength + entry.payload.length > storage.maxRecordSize) {
-      this.#warn?.(
+      this.warn?.(
         `outbox: message too large to persist, kept in memory only seq=${entry.seq} bytes=${entry.size} max=${storage.maxRecordSize}`,
       );
       return;
     }
     const slot = this.#freeSlots.length ? this.#freeSlots.pop()! : -1;
     if (slot < 0) {
-      this.#warn?.(`outbox: no free storage slot, kept in memory only seq=${entry.seq}`);
+      this.warn?.(`outbox: no free storage slot, kept in memory only seq=${entry.seq}`);
       return;
     }
     entry.slot = slot;
@@ -216,7 +217,7 @@ export class Outbox {
     } catch (error) {
       entry.slot = -1;
       this.#freeSlots.push(slot);
-      this.#warn?.(`outbox: storage write failed, kept in memory only seq=${entry.seq} error=${String(error)}`);
+      this.warn?.(`outbox: storage write failed, kept in memory only seq=${entry.seq} error=${String(error)}`);
     }
   }
 
@@ -264,7 +265,7 @@ export class Outbox {
       if (rawQos === 3 || state > RELEASED || seq === 0 || RECORD_HEADER + topicLength > bytes.length) {
         storage.remove(slot);
         this.#freeSlots.push(slot);
-        this.#warn?.(`outbox: corrupt stored message discarded slot=${slot}`);
+        this.warn?.(`outbox: corrupt stored message discarded slot=${slot}`);
         continue;
       }
       let topic: string;
@@ -273,7 +274,7 @@ export class Outbox {
       } catch {
         storage.remove(slot);
         this.#freeSlots.push(slot);
-        this.#warn?.(`outbox: corrupt stored message discarded slot=${slot}`);
+        this.warn?.(`outbox: corrupt stored message discarded slot=${slot}`);
         continue;
       }
       const qos = rawQos as QoS;
@@ -300,7 +301,7 @@ export class Outbox {
         storage.remove(entry.slot);
         this.#freeSlots.push(entry.slot);
         this.dropped++;
-        this.#warn?.(`outbox: stored message beyond the limits dropped seq=${entry.seq}`);
+        this.warn?.(`outbox: stored message beyond the limits dropped seq=${entry.seq}`);
         continue;
       }
       this.entries.push(entry);

@@ -189,7 +189,11 @@ export class Session {
     this.#random = options.random ?? Math.random;
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
     this.#log = options.log;
-    this.outbox = options.outbox ?? new Outbox({ warn: (m) => this.#log?.("warn", m) });
+    this.outbox = options.outbox ?? new Outbox();
+    if (!this.outbox.warn && this.#log) {
+      const log = this.#log;
+      this.outbox.warn = (m) => log("warn", m);
+    }
     const first = options.firstPacketId ?? 1;
     if (!(first >= 1 && first <= 65535)) throw new MqttUsageError("firstPacketId must be 1..65535");
     this.#lastId = first - 1;
@@ -390,10 +394,7 @@ export class Session {
     // A QoS 0 message that can go at once is not worth a flash write.
     const immediate = qos === 0 && this.#state === "connected" && this.#next === outbox.length;
     const entry = outbox.add(topic, payload, qos, retain, !immediate);
-    if (!entry) {
-      this.#log?.("warn", `publish refused: outbox full topic=${topic} qos=${qos}`);
-      return 0;
-    }
+    if (!entry) return 0; // the outbox logged why
     if (this.#state === "connected") this.#pump(now);
     return entry.seq;
   }

@@ -3,7 +3,7 @@
 // 1000 queued, stall or drop a fast publisher). Persistence is off unless asked for; with it on, the
 // database lives in a temporary directory and a graceful restart keeps sessions (SIGTERM saves it).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,6 +72,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const bin = mosquittoPath();
   if (!bin) throw new Error("mosquitto is not installed (apt-get install mosquitto)");
   const dir = mkdtempSync(join(tmpdir(), "mosq-"));
+  // Run as root, mosquitto drops to the "mosquitto" user: let it write its database here.
+  chmodSync(dir, 0o777);
   const port = await freePort();
   const config = [
     `listener ${port} 127.0.0.1`,
