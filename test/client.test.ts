@@ -255,3 +255,35 @@ test("networkDown closes and waits; networkUp reconnects at once; messages publi
   assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `n${i}`));
   c.end();
 });
+
+test("large messages go whole, topic once (anchor: large messages dropped or split); an inbound packet over maxPacketSize is refused loudly", async () => {
+  const sub = await peer(broker.port);
+  const got: Buffer[] = [];
+  sub.on("message", (topic, payload) => {
+    if (topic === "big/up") got.push(payload);
+  });
+  await sub.subscribeAsync("big/up", { qos: 1 });
+  const logs: string[] = [];
+  const c = client({ port: broker.port, outboxBytes: 1_000_000, maxPacketSize: 16384 }, logs);
+  let closes = 0;
+  c.onClose = () => closes++;
+  const small: string[] = [];
+  c.onMessage = (topic, payload) => small.push(`${topic}:${payload.length}`);
+  await connected(c);
+  const big = new Uint8Array(200_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  assert.ok(c.publish("big/up", big, { qos: 1 }) > 0);
+  await until(() => got.length === 1, "the 200 KB message");
+  assert.ok(Buffer.from(big).equals(got[0]), "arrived byte for byte");
+  let subscribed = false;
+  c.subscribe("big/down", { qos: 0 }, () => (subscribed = true));
+  await until(() => subscribed, "SUBACK");
+  await sub.publishAsync("big/down", Buffer.alloc(20_000), { qos: 0 }); // over the 16384-byte limit
+  await until(() => closes === 1, "the link closed on the oversized packet");
+  assert.ok(logs.some((l) => l.startsWith("ERROR") && l.includes("malformed")), logs.join("\n"));
+  await until(() => c.connected, "reconnected");
+  await sub.publishAsync("big/down", Buffer.alloc(1000), { qos: 0 });
+  await until(() => small.length === 1, "a message within the limit");
+  assert.deepEqual(small, ["big/down:1000"]);
+  c.end();
+});
