@@ -146,7 +146,7 @@ export class MqttClient {
     this.session = new Session({
       ...options,
       outbox: this.outbox,
-      log: (level, message) => this.#log(LEVELS[level] ?? "INFO", message),
+      log: (level, message, fields) => this.#log(LEVELS[level] ?? "INFO", message, fields),
     });
     this.#onTimer = () => {
       this.#timerAt = -1;

@@ -54,11 +54,14 @@ export interface SessionOptions {
   outbox?: Outbox;
   /** Most topic filters per SUBSCRIBE when restoring subscriptions (default 8, OneNET's limit). */
   subscribeBatch?: number;
-  /** Log sink: level and a `text key=value` message. */
-  log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+  /** Log sink: level, message, and key=value fields. */
+  log?: SessionLog;
   /** First packet identifier to try (1..65535, default 1). For tests of the wrap. */
   firstPacketId?: number;
 }
+
+export type SessionLogFields = { readonly [name: string]: string | number | boolean | undefined };
+export type SessionLog = (level: "debug" | "info" | "warn" | "error", message: string, fields?: SessionLogFields) => void;
 
 export type SessionEvent =
   /** Host: open the transport now, then call transportUp(now) or transportDown(now, reason). */
@@ -121,7 +124,7 @@ export class Session {
   #refusedMax: number;
   #random: () => number;
   #subscribeBatch: number;
-  #log: ((level: "debug" | "info" | "warn" | "error", message: string) => void) | undefined;
+  #log: SessionLog | undefined;
 
   #state: SessionState = "idle";
   #networkUp = true;
@@ -505,7 +508,7 @@ export class Session {
   }
 
   #violation(now: number, reason: string): void {
-    this.#log?.("error", `broker violated the protocol, closing reason=${reason}`);
+    this.#log?.("error", "broker violated the protocol, closing", { reason });
     this.#lost(now, reason, true);
   }
 
@@ -531,7 +534,7 @@ export class Session {
     delay = Math.round(delay / 2 + (this.#random() * delay) / 2);
     this.#nextBackoff = delay;
     this.#deadline = this.#networkUp ? now + delay : -1;
-    this.#log?.("info", `connection lost, reconnect scheduled reason=${reason} delay=${delay}`);
+    this.#log?.("info", "connection lost, reconnect scheduled", { reason, delay });
   }
 
   /** Forget what belonged to the connection: ids of requests, ping state. Messages stay. */
@@ -551,7 +554,7 @@ export class Session {
     if (returnCode !== 0) {
       const reason = `CONNACK refused code=${returnCode} (${CONNACK_REASONS[returnCode] ?? "unknown"})`;
       this.#event({ type: "refused", returnCode, reason });
-      this.#log?.("error", `connection refused code=${returnCode} reason=${CONNACK_REASONS[returnCode] ?? "unknown"}`);
+      this.#log?.("error", "connection refused", { code: returnCode, reason: CONNACK_REASONS[returnCode] ?? "unknown" });
       // Server unavailable is worth a normal retry; the others will not fix themselves soon.
       this.#lost(now, reason, true, returnCode !== 3);
       return;
@@ -619,7 +622,7 @@ export class Session {
         // PUBREC came: the broker owns this QoS 2 message; publishing it again could deliver it twice
         // [MQTT-4.3.3-1]. Without the broker's session there is nothing to release: it is done.
         this.outbox.removeAt(i);
-        this.#log?.("info", `QoS 2 message past PUBREC counted delivered after session loss seq=${e.seq}`);
+        this.#log?.("info", "QoS 2 message past PUBREC counted delivered after session loss", { seq: e.seq });
         this.#event({ type: "delivered", seq: e.seq, qos: 2 });
         continue;
       }
@@ -662,7 +665,7 @@ export class Session {
       count++;
       if (batch.topics.length >= this.#subscribeBatch) batch = undefined;
     }
-    if (count) this.#log?.("info", `restoring subscriptions count=${count}`);
+    if (count) this.#log?.("info", "restoring subscriptions", { count });
     // Restored subscriptions first, in the order they were made; then the app's waiting requests.
     this.#requests = restore.concat(requests);
     for (const r of this.#requests) this.#sendRequest(r, now);
@@ -726,7 +729,7 @@ export class Session {
     const owner = this.#ids.get(messageId);
     const expected = qos === 1 ? SENT : RELEASED;
     if (!owner || !("seq" in owner) || owner.qos !== qos || owner.state !== expected) {
-      this.#log?.("warn", `${qos === 1 ? "PUBACK" : "PUBCOMP"} for an unknown packet id ignored id=${messageId}`);
+      this.#log?.("warn", `${qos === 1 ? "PUBACK" : "PUBCOMP"} for an unknown packet id ignored`, { id: messageId });
       return;
     }
     this.#ids.delete(messageId);
@@ -743,7 +746,7 @@ export class Session {
   #pubrec(messageId: number, now: number): void {
     const owner = this.#ids.get(messageId);
     if (!owner || !("seq" in owner) || owner.qos !== 2) {
-      this.#log?.("warn", `PUBREC for an unknown packet id ignored id=${messageId}`);
+      this.#log?.("warn", "PUBREC for an unknown packet id ignored", { id: messageId });
       return;
     }
     if (owner.state === SENT) {
@@ -784,7 +787,7 @@ export class Session {
   #suback(messageId: number, granted: GrantedQoS[], now: number): void {
     const request = this.#takeRequest(messageId, "subscribe");
     if (!request) {
-      this.#log?.("warn", `SUBACK for an unknown packet id ignored id=${messageId}`);
+      this.#log?.("warn", "SUBACK for an unknown packet id ignored", { id: messageId });
       return;
     }
     if (granted.length !== request.topics.length) {
@@ -793,7 +796,7 @@ export class Session {
     }
     for (let i = 0; i < granted.length; i++) {
       if (granted[i] === 0x80) {
-        this.#log?.("warn", `subscription refused by the broker topic=${request.topics[i]}`);
+        this.#log?.("warn", "subscription refused by the broker", { topic: request.topics[i] });
         if (this.#subs.get(request.topics[i]) === request.qos[i]) this.#subs.delete(request.topics[i]);
       }
     }
@@ -805,7 +808,7 @@ export class Session {
   #unsuback(messageId: number, _now: number): void {
     const request = this.#takeRequest(messageId, "unsubscribe");
     if (!request) {
-      this.#log?.("warn", `UNSUBACK for an unknown packet id ignored id=${messageId}`);
+      this.#log?.("warn", "UNSUBACK for an unknown packet id ignored", { id: messageId });
       return;
     }
     this.#event({ type: "unsuback", token: request.token, topics: request.topics });

@@ -198,8 +198,9 @@ async function persistentRun(tag: string, faults: Array<(c: MqttClient, logs: st
     const id = fresh[0].split(":")[2];
     for (const w of sends) assert.equal(w.split(":")[2], id, `${k} resent with its id: ${sends.join(" ")}`);
   }
-  const reconnects = logs.filter((l) => l.includes(": connected")).length;
-  assert.ok(reconnects > faults.length, `reconnected after each fault (${reconnects} connections)\n${logs.join("\n")}`);
+  // Each fault cost at least one connection (one may hit while the device is still reconnecting).
+  const losses = logs.filter((l) => l.includes("connection lost")).length;
+  assert.ok(losses >= faults.length, `a lost connection per fault (${losses})\n${logs.join("\n")}`);
   assert.ok(logs.some((l) => l.includes("sessionPresent\":true")), "the broker resumed the session");
 
   // The subscription made before all that still delivers.

@@ -30,7 +30,7 @@ class Rig {
       clientId: "dev1",
       keepalive: 60,
       random: lcg(7),
-      log: (level, message) => this.logs.push(`${level} ${message}`),
+      log: (level, message, fields) => this.logs.push(`${level} ${message}${fields ? " " + JSON.stringify(fields) : ""}`),
       ...options,
     });
   }
@@ -495,7 +495,7 @@ suite("session: publish", (test) => {
     rig.takeEvents();
     rig.recv({ cmd: "puback", messageId: 77 });
     assert.deepEqual(rig.takeEvents(), []);
-    assert.ok(rig.logs.some((l) => l.includes("unknown packet id") && l.includes("id=77")));
+    assert.ok(rig.logs.some((l) => l.includes("unknown packet id") && l.includes('"id":77')));
     assert.ok(rig.session.connected);
   });
 });
