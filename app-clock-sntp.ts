@@ -7,33 +7,33 @@ import Time from "time";
 import config from "mc/config";
 import { describe, info, warn } from "./log";
 
-const SERVERS = ["pool.ntp.org", "ntp.aliyun.com", "cn.ntp.org.cn"];
-
-let busy = false;
+const DEFAULT_SERVER = "pool.ntp.org";
+// One object rather than a `let` binding, so the module can be preloaded (see log.ts).
+const sync = { busy: false };
 
 /** Asks for the time (once per call); `done(true)` when the clock is set. Never throws. */
 export function syncClock(done: (ok: boolean) => void): void {
-  if (busy) return;
-  busy = true;
-  const host = typeof config.sntp === "string" && config.sntp !== "" ? config.sntp : SERVERS[0];
+  if (sync.busy) return;
+  sync.busy = true;
+  const host = typeof config.sntp === "string" && config.sntp !== "" ? config.sntp : DEFAULT_SERVER;
   try {
     let tries = 0;
     new SNTP({ host }, (message, value) => {
       if (message === SNTP.time && value !== undefined) {
         Time.set(value);
-        busy = false;
+        sync.busy = false;
         info("time", "clock set by SNTP", { host, utc: new Date().toISOString() });
         done(true);
       } else if (message === SNTP.retry) {
         tries++;
       } else if (message === SNTP.error) {
-        busy = false;
+        sync.busy = false;
         warn("time", "SNTP failed, reports go without time until the next try", { host, tries });
         done(false);
       }
     });
   } catch (e) {
-    busy = false;
+    sync.busy = false;
     warn("time", "SNTP unavailable", { error: describe(e) });
     done(false);
   }

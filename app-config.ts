@@ -60,7 +60,7 @@ export type ConfigResult =
 export type RawConfig = { readonly [key: string]: unknown };
 
 /** Defaults for the optional keys (the manifest's "config" section carries the same values). */
-export const DEFAULTS = {
+export const DEFAULTS = Object.freeze({
   host: ONENET_DEFAULTS.host,
   port: ONENET_DEFAULTS.port,
   interval: ONENET_DEFAULTS.interval,
@@ -68,21 +68,21 @@ export const DEFAULTS = {
   method: ONENET_DEFAULTS.method,
   et: ONENET_DEFAULTS.et,
   loglevel: "info" as LogLevelName,
-} as const;
+} as const);
 
-/** The keys onenet/config.ts reads. */
-const ONENET_KEYS = ["product", "device", "key", "host", "port", "interval", "keepalive", "method", "et"] as const;
 
-export const LIMITS = {
-  interval: { min: 1, max: 86400 },
-  keepalive: { min: 10, max: 1800 },
-  port: { min: 1, max: 65535 },
-  pin: { min: 0, max: 48 },
-  et: { min: 1, max: 2147483647 },
-} as const;
+
+// Frozen (deeply) so that XS keeps them in flash when the module is preloaded.
+export const LIMITS = Object.freeze({
+  interval: Object.freeze({ min: 1, max: 86400 } as const),
+  keepalive: Object.freeze({ min: 10, max: 1800 } as const),
+  port: Object.freeze({ min: 1, max: 65535 } as const),
+  pin: Object.freeze({ min: 0, max: 48 } as const),
+  et: Object.freeze({ min: 1, max: 2147483647 } as const),
+});
 
 /** The keys that must be given (no default can be right for them). */
-export const REQUIRED = ["ssid", "product", "device", "key"] as const;
+export const REQUIRED = Object.freeze(["ssid", "product", "device", "key"] as const);
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null && value !== "";
@@ -223,12 +223,8 @@ export function validateConfig(raw: RawConfig): ConfigResult {
   }
   let onenet: OneNetConfig;
   try {
-    const source: { [key: string]: string | number | boolean | undefined } = {};
-    for (const name of ONENET_KEYS) {
-      const value = raw[name];
-      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") source[name] = typeof value === "string" ? value.trim() : value;
-    }
-    onenet = parseConfig(source);
+    // The values as normalised here (trimmed, method in lower case), through the OneNET rules.
+    onenet = parseConfig({ product, device, key, host, port, interval, keepalive, method, et });
   } catch (e) {
     // A rule of onenet/config.ts this module does not know: report it the same way.
     const key = e instanceof ConfigError ? e.key : "config";

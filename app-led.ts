@@ -4,25 +4,25 @@
 
 import { info } from "./log";
 
-let pin: number | undefined;
-let lit = false;
+// One object rather than `let` bindings, so the module can be preloaded (see log.ts).
+const led: { pin: number | undefined; lit: boolean } = { pin: undefined, lit: false };
 
 /** Claims `gpio` for the LED (undefined: no LED on this board) and switches it off. */
 export function openLed(gpio: number | undefined, _invert: boolean): void {
-  pin = gpio;
-  lit = false;
+  led.pin = gpio;
+  led.lit = false;
 }
 
 /** Switches the LED; returns false when there is no LED to switch. */
 export function setLed(on: boolean): boolean {
-  if (pin === undefined) return false;
-  lit = on;
-  info("led", on ? "on" : "off", { pin, driven: false });
+  if (led.pin === undefined) return false;
+  led.lit = on;
+  info("led", on ? "on" : "off", { pin: led.pin, driven: false });
   return true;
 }
 
 export function ledState(): boolean {
-  return lit;
+  return led.lit;
 }
 
 export const LED_DRIVER = "none";

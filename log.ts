@@ -9,12 +9,17 @@
 // wherever it appears in a line, message text included.
 //
 // No imports: this module is loaded first and must work before anything else is configured.
+//
+// Preloadable: the settings live in one object, not in `let` bindings. In a preloaded module XS keeps
+// module bindings in flash; a binding holding a function could not be reassigned at run time (checked
+// with the SDK's lin simulator: "throw!" on the assignment), while an object is aliased into RAM when
+// written.
 
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 export type FieldValue = string | number | boolean | undefined | null;
 export type Fields = { readonly [name: string]: FieldValue };
 
-const RANK: { readonly [L in Level]: number } = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
+const RANK: { readonly [L in Level]: number } = Object.freeze({ DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 });
 
 /** What a secret is replaced with. Fixed, so the line does not even leak the secret's length. */
 export const MASK = "***";
@@ -23,11 +28,15 @@ export const MASK = "***";
 const SECRET_WORD = /(^|[^A-Za-z])(password|passwd|pass|key|token|sign|secret|psk)$/i;
 const SECRET_CAMEL = /[a-z0-9](Key|Token|Password|Passwd|Secret|Sign|Psk)$/;
 
-let minimum = RANK.INFO;
-let ticks: () => number = defaultTicks();
-let origin = 0;
-let write: (line: string) => void = traceLine;
-const secrets: string[] = [];
+interface State {
+  minimum: number;
+  ticks: () => number;
+  origin: number;
+  write: (line: string) => void;
+  secrets: string[];
+}
+
+const state: State = { minimum: RANK.INFO, ticks: defaultTicks(), origin: 0, write: traceLine, secrets: [] };
 
 function defaultTicks(): () => number {
   const start = Date.now();
@@ -50,23 +59,23 @@ export interface LogOptions {
 /** Replaces the clock, the output or the level. Call early in boot; unspecified parts are kept. */
 export function configureLog(options: LogOptions): void {
   if (options.ticks) {
-    ticks = options.ticks;
+    state.ticks = options.ticks;
     // On the board Time.ticks counts from boot; in the desktop simulator it is a wall-clock value,
     // so there uptime counts from this call.
-    const now = ticks();
-    origin = now > 1e11 ? now : 0;
+    const now = state.ticks();
+    state.origin = now > 1e11 ? now : 0;
   }
-  if (options.write) write = options.write;
-  if (options.level) minimum = RANK[options.level];
+  if (options.write) state.write = options.write;
+  if (options.level) state.minimum = RANK[options.level];
 }
 
 /** Restores the defaults and forgets registered secrets (tests). */
 export function resetLog(): void {
-  minimum = RANK.INFO;
-  ticks = defaultTicks();
-  origin = 0;
-  write = traceLine;
-  secrets.length = 0;
+  state.minimum = RANK.INFO;
+  state.ticks = defaultTicks();
+  state.origin = 0;
+  state.write = traceLine;
+  state.secrets = [];
 }
 
 /** Parses a level name in any case ("debug", "WARN"); undefined when it is not one. */
@@ -77,7 +86,7 @@ export function parseLevel(name: string): Level | undefined {
 
 /** True when a line of this level would be written (to skip building costly fields). */
 export function enabled(level: Level): boolean {
-  return RANK[level] >= minimum;
+  return RANK[level] >= state.minimum;
 }
 
 /**
@@ -85,8 +94,8 @@ export function enabled(level: Level): boolean {
  * Values shorter than 4 characters are not registered (blanking them would garble ordinary text).
  */
 export function secret(value: string | undefined): void {
-  if (value === undefined || value.length < 4 || secrets.indexOf(value) >= 0) return;
-  secrets.push(value);
+  if (value === undefined || value.length < 4 || state.secrets.indexOf(value) >= 0) return;
+  state.secrets.push(value);
 }
 
 /** True when a field of this name is always masked. */
@@ -115,6 +124,7 @@ function formatValue(value: string | number | boolean): string {
 }
 
 function scrub(line: string): string {
+  const secrets = state.secrets;
   for (let i = 0; i < secrets.length; i++) {
     const s = secrets[i];
     let at = line.indexOf(s);
@@ -136,14 +146,14 @@ export function formatLine(uptime: number, level: Level, area: string, message: 
       line += " " + name + "=" + (isSecretName(name) ? MASK : formatValue(value));
     }
   }
-  return secrets.length ? scrub(line) : line;
+  return state.secrets.length ? scrub(line) : line;
 }
 
 /** Writes one line if `level` is enabled. Never throws (a broken sink must not take the app down). */
 export function log(level: Level, area: string, message: string, fields?: Fields): void {
-  if (RANK[level] < minimum) return;
+  if (RANK[level] < state.minimum) return;
   try {
-    write(formatLine(ticks() - origin, level, area, message, fields));
+    state.write(formatLine(state.ticks() - state.origin, level, area, message, fields));
   } catch {
     // nowhere left to report it
   }

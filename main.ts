@@ -1,17 +1,36 @@
 // The firmware's entry module: boot banner -> config validation -> Wi-Fi -> sensors -> time ->
 // OneNET session -> report timer. Runs unchanged on the board, in the Moddable simulator and under
-// `npm start`. Nothing here may end the app: every callback runs inside `guard()`, which logs an
-// exception and carries on.
+// `npm start`.
+//
+// Nothing here may end the app: every callback the app hands to a module or a timer runs inside
+// `guard()`, which logs an exception and carries on. Bad configuration stops boot with one line that
+// names every bad key, then the app idles (no crash, no reboot loop).
 
 import config from "mc/config";
 import Time from "time";
 import Timer from "timer";
-import { configureLog, describe, error, info, parseLevel, secret, warn } from "./log";
+import { configureLog, debug, describe, error, info, log, parseLevel, secret, warn } from "./log";
 import { configSummary, describeProblems, LIMITS, validateConfig, type AppConfig } from "./app-config";
 import { boardName, VERSION } from "./app-info";
-import { LED_DRIVER, openLed, setLed } from "./app-led";
-import { CLOCK_SOURCE } from "./app-clock";
-import { loadInterval } from "./app-settings";
+import { LED_DRIVER, ledState, openLed, setLed } from "./app-led";
+import { CLOCK_SOURCE, clockKnown, syncClock } from "./app-clock";
+import { loadInterval, saveInterval } from "./app-settings";
+import WiFiManager from "./drivers/wifi";
+import Sensors from "./drivers/sensors";
+import i2c from "./drivers/i2c-io";
+import Board from "./drivers/board";
+import { MqttClient } from "./mqtt/client";
+import { PreferenceStorage } from "./mqtt/storage";
+import { OneNetDevice, type ReplyInfo } from "./onenet/device";
+import { CONNACK_HINTS } from "./app-hints";
+
+/** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
+const DEFAULT_SDA = 21;
+const DEFAULT_SCL = 22;
+/** A status line this often (ms), for a monitor attached long after boot. */
+const STATUS_EVERY = 600_000;
+/** Fallback wake-up of the OneNET service timer when nothing is due (ms). */
+const IDLE_SERVICE = 60_000;
 
 configureLog({ ticks: () => Time.ticks });
 
@@ -24,7 +43,214 @@ function guard(area: string, what: string, fn: () => void): void {
   }
 }
 
-/** Boot stopped: say so once now and again every minute (for a monitor attached later); do nothing else. */
+/** The properties of one report; one object reused for every report (the payload is encoded at once). */
+interface Readings {
+  [identifier: string]: number | undefined;
+  temp?: number;
+  humi?: number;
+  press?: number;
+  rssi?: number;
+  heap?: number;
+  uptime?: number;
+}
+
+class App {
+  readonly cfg: AppConfig;
+  readonly wifi: WiFiManager;
+  readonly board: Board;
+  readonly device: OneNetDevice;
+  readonly client: MqttClient;
+  sensors: Sensors | undefined;
+  interval: number;
+  readonly readings: Readings = {};
+  readonly reportTimer: Timer;
+  readonly serviceTimer: Timer;
+  readonly onService = (): void => guard("onenet", "service", () => this.service());
+  everConnected = false;
+  clockTried = false;
+  reports = 0;
+  dropped = 0;
+
+  constructor(cfg: AppConfig) {
+    this.cfg = cfg;
+
+    openLed(cfg.led, cfg.ledInvert);
+    const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max);
+    this.interval = interval.seconds;
+    info("app", "report interval", { seconds: interval.seconds, source: interval.source });
+
+    // Wi-Fi first: joining takes seconds, the rest of boot runs meanwhile.
+    this.wifi = new WiFiManager({
+      ssid: cfg.ssid,
+      password: cfg.password,
+      onChange: (up) => guard("wifi", "network change", () => this.onNetwork(up)),
+    });
+
+    guard("sensors", "detect", () => {
+      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: i2c });
+      sensors.detect();
+      this.sensors = sensors;
+    });
+    this.board = new Board(this.wifi);
+
+    this.device = new OneNetDevice({
+      config: cfg.onenet,
+      link: {
+        publish: (topic, payload, qos, retain) => {
+          this.client.publish(topic, payload, { qos, retain });
+        },
+        subscribe: (topics, qos) => {
+          this.client.subscribe(topics.slice(), { qos });
+        },
+        restoresSubscriptions: true,
+      },
+      onSet: (identifier, value) => this.onSet(identifier, value),
+      onGet: (identifier) => this.onGet(identifier),
+      onReply: (reply) => this.onReply(reply),
+      epochMs: () => (clockKnown() ? Date.now() : undefined),
+      log: (level, message) => log(level, "onenet", message),
+    });
+
+    const login = this.device.connectOptions();
+    this.client = new MqttClient({
+      host: login.host,
+      port: login.port,
+      clientId: login.clientId,
+      username: login.username,
+      password: login.password,
+      clean: login.clean,
+      keepalive: login.keepalive,
+      storage: new PreferenceStorage("mqtt-outbox", 16),
+      outboxMessages: 16,
+      outboxBytes: 8192,
+      log,
+    });
+    this.client.onConnect = () => guard("mqtt", "connect handler", () => this.onConnect());
+    this.client.onClose = (reason) => guard("mqtt", "close handler", () => this.onClose(reason));
+    this.client.onRefused = (code, reason) => guard("mqtt", "refused handler", () => this.onRefused(code, reason));
+    this.client.onMessage = (topic, payload) =>
+      guard("mqtt", "message handler", () => {
+        if (!this.device.onMessage(topic, payload, Time.ticks)) debug("mqtt", "message on an unexpected topic", { topic });
+        this.service();
+      });
+
+    this.serviceTimer = Timer.repeat(this.onService, IDLE_SERVICE);
+    this.reportTimer = Timer.repeat(() => guard("app", "report", () => this.report()), this.interval * 1000);
+    Timer.repeat(() => guard("app", "status", () => this.status()), STATUS_EVERY);
+
+    this.client.networkDown();
+    this.client.connect();
+    this.wifi.start();
+  }
+
+  onNetwork(up: boolean): void {
+    if (up) {
+      info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
+      this.client.networkUp();
+      if (!this.clockTried || !clockKnown()) {
+        this.clockTried = true;
+        syncClock((ok) => {
+          if (!ok) warn("time", "clock unknown: reports go without time");
+        });
+      }
+    } else {
+      warn("app", "network down, reports queue until it is back", { queued: this.device.queued });
+      this.client.networkDown();
+    }
+  }
+
+  onConnect(): void {
+    this.device.onConnected(Time.ticks);
+    if (!this.everConnected) {
+      this.everConnected = true;
+      // The first report does not wait a whole interval; the next ones follow it at the interval.
+      Timer.schedule(this.reportTimer, this.interval * 1000, this.interval * 1000);
+      this.report();
+    }
+    this.service();
+  }
+
+  onClose(reason: string): void {
+    this.device.onDisconnected(Time.ticks);
+    warn("mqtt", "connection closed", { reason, queued: this.device.queued });
+  }
+
+  onRefused(code: number, reason: string): void {
+    error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
+  }
+
+  onReply(reply: ReplyInfo): void {
+    if (reply.code !== 200) warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+  }
+
+  onSet(identifier: string, value: unknown): boolean | string {
+    if (identifier === "interval") {
+      if (typeof value !== "number" || !Number.isInteger(value) || value < LIMITS.interval.min || value > LIMITS.interval.max) {
+        return `interval must be an integer ${LIMITS.interval.min}..${LIMITS.interval.max}`;
+      }
+      this.setInterval(value);
+      return true;
+    }
+    if (identifier === "led") {
+      if (typeof value !== "boolean") return "led must be true or false";
+      if (!setLed(value)) return "no LED on this board (config led)";
+      return true;
+    }
+    return `${identifier} is not writable`;
+  }
+
+  onGet(identifier: string): unknown {
+    if (identifier === "interval") return this.interval;
+    if (identifier === "led") return ledState();
+    return undefined;
+  }
+
+  setInterval(seconds: number): void {
+    if (seconds === this.interval) return;
+    const saved = saveInterval(seconds, this.cfg.interval);
+    info("app", "report interval changed", { seconds, was: this.interval, persisted: saved });
+    this.interval = seconds;
+    Timer.schedule(this.reportTimer, seconds * 1000, seconds * 1000);
+  }
+
+  report(): void {
+    const r = this.readings;
+    if (this.sensors) this.sensors.read(r);
+    this.board.read(r);
+    let id: string;
+    try {
+      id = this.device.report(r, Time.ticks);
+    } catch (e) {
+      this.dropped++;
+      warn("app", "report not queued", { error: describe(e), dropped: this.dropped });
+      return;
+    }
+    this.reports++;
+    this.service();
+    info("app", "report", {
+      id, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
+      online: this.device.connected, queued: this.device.queued, outbox: this.client.outbox.length,
+    });
+  }
+
+  service(): void {
+    const now = Time.ticks;
+    const next = this.device.service(now);
+    const delay = next === Infinity ? IDLE_SERVICE : Math.max(0, Math.min(IDLE_SERVICE, Math.ceil(next - now)));
+    Timer.schedule(this.serviceTimer, delay, IDLE_SERVICE);
+  }
+
+  status(): void {
+    const s = this.device.stats;
+    info("app", "status", {
+      wifi: this.wifi.status, mqtt: this.client.connected ? "connected" : "down", reports: this.reports,
+      sent: s.sent, replies: s.replies, refused: s.refusedByPlatform, missing: s.missingReplies,
+      queued: this.device.queued, outbox: this.client.outbox.length, interval: this.interval,
+    });
+  }
+}
+
+/** Boot stopped: say so now and again every minute (for a monitor attached later); nothing else runs. */
 function idle(reason: string): void {
   Timer.repeat(() => {
     error("app", "boot stopped, idle", { reason });
@@ -32,25 +258,25 @@ function idle(reason: string): void {
 }
 
 function boot(): void {
-  info("app", "boot", { version: VERSION, board: boardName(), led: LED_DRIVER, clock: CLOCK_SOURCE });
+  info("app", "boot", { version: VERSION, board: boardName(), gpio: LED_DRIVER, clock: CLOCK_SOURCE });
   const checked = validateConfig(config);
   if (!checked.ok) {
     error("config", "boot stopped, fix these keys and rebuild: " + describeProblems(checked.problems));
     idle("config");
     return;
   }
-  const cfg: AppConfig = checked.config;
+  const cfg = checked.config;
   secret(cfg.password);
   secret(cfg.key);
   const level = parseLevel(cfg.loglevel);
   if (level) configureLog({ level });
   info("config", "ok", configSummary(cfg));
-
-  openLed(cfg.led, cfg.ledInvert);
-  const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max);
-  info("app", "report interval", { seconds: interval.seconds, source: interval.source });
-  if (cfg.led !== undefined) setLed(false);
-  warn("app", "network not started: Wi-Fi and OneNET integration pending");
+  try {
+    new App(cfg);
+  } catch (e) {
+    error("app", "boot failed, idle", { error: describe(e) });
+    idle("boot");
+  }
 }
 
 guard("app", "boot", boot);
