@@ -1,0 +1,206 @@
+// manifest.json, checked without the Moddable SDK (the repo must not depend on it). These are the
+// mistakes the real toolchain only shows on a board, at run time, or never:
+// - a module the app imports but the manifest does not list links fine (xsl does not follow imports of
+//   modules that are not preloaded) and fails on the board with "module not found";
+// - a module swapped per platform (LED, clock, I2C) must be mapped in every platform section;
+// - our declaration files must all reach mcconfig's TypeScript, and every module they declare must have
+//   the SDK's own typing for it removed ("~"), or tsc reports duplicate identifiers (checked with the
+//   SDK 8.2.3 lin build: socket, base64, crypt, mc/config, embedded:io/i2c all clash);
+// - esp32 must drop the SDK's setup/network (facts/moddable.md) and keep its JS memory within the board.
+// Module specifiers follow XS: "./x" imported from "onenet/device" is "onenet/x".
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { posix } from "node:path";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+interface Section {
+  include?: string | string[];
+  modules?: { [target: string]: string | string[] };
+  preload?: string | string[];
+  config?: { [key: string]: unknown };
+  creation?: { chunk?: { initial: number; incremental?: number }; heap?: { initial: number; incremental?: number }; stack?: number };
+  typescript?: { tsconfig?: { compilerOptions?: { types?: string[]; [k: string]: unknown } } };
+}
+interface Manifest extends Section {
+  platforms: { [platform: string]: Section };
+}
+
+const manifest = JSON.parse(readFileSync(`${root}manifest.json`, "utf8")) as Manifest;
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Modules swapped per platform: a file for the board and one for the desktop simulators. */
+const PER_PLATFORM: { [specifier: string]: { board: string; desktop: string } } = {
+  "app-led": { board: "./app-led-digital", desktop: "./app-led" },
+  "app-clock": { board: "./app-clock-sntp", desktop: "./app-clock" },
+  "drivers/i2c-io": { board: "./drivers/i2c-io", desktop: "./drivers/i2c-none" },
+};
+const BOARD_SECTIONS = ["esp32", "esp32/*"];
+const DESKTOP_SECTIONS = ["lin", "mac"];
+
+/** The project modules main.ts reaches through relative imports, as XS module specifiers. */
+function importGraph(): { modules: Set<string>; bare: Map<string, string> } {
+  const modules = new Set<string>();
+  const bare = new Map<string, string>();
+  const visit = (specifier: string): void => {
+    if (modules.has(specifier)) return;
+    modules.add(specifier);
+    const source = readFileSync(`${root}${specifier}.ts`, "utf8");
+    for (const m of source.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+"([^"]+)"/gm)) {
+      const target = m[1];
+      if (target.startsWith(".")) visit(posix.normalize(posix.join(posix.dirname(specifier), target)));
+      else bare.set(target, specifier);
+    }
+  };
+  visit("main");
+  return { modules, bare };
+}
+
+/** Where the manifest (top level plus one platform section) maps a project module from. */
+function sourceOf(specifier: string, platform: string): string | undefined {
+  const sections = [manifest as Section, manifest.platforms[platform]];
+  for (const section of sections) {
+    const modules = section?.modules ?? {};
+    if (specifier in modules) return list(modules[specifier])[0];
+  }
+  for (const section of sections) {
+    const modules = section?.modules ?? {};
+    for (const source of list(modules["*"])) if (source === `./${specifier}`) return source;
+    for (const [target, sources] of Object.entries(modules)) {
+      if (!target.endsWith("/*")) continue;
+      const dir = target.slice(0, -1);
+      if (specifier.startsWith(dir) && list(sources).includes(`./${dir}*`)) return `./${specifier}`;
+    }
+  }
+  return undefined;
+}
+
+test("every project module main.ts imports is in the manifest, for the board and for the desktop simulators", () => {
+  const { modules } = importGraph();
+  assert.ok(modules.has("onenet/device") && modules.has("mqtt/client") && modules.has("drivers/wifi"), [...modules].join(","));
+  for (const platform of [...BOARD_SECTIONS, ...DESKTOP_SECTIONS]) {
+    for (const specifier of modules) {
+      const source = sourceOf(specifier, platform);
+      assert.ok(source, `${specifier} is not listed in manifest.json for ${platform}`);
+      const expected = PER_PLATFORM[specifier];
+      if (expected) assert.equal(source, BOARD_SECTIONS.includes(platform) ? expected.board : expected.desktop, `${specifier} on ${platform}`);
+      assert.ok(existsSync(`${root}${source.slice(2)}.ts`), `${source}.ts exists`);
+    }
+  }
+});
+
+test("modules swapped per platform: both files type-check with the same exports, and '...' covers other platforms", () => {
+  for (const [specifier, files] of Object.entries(PER_PLATFORM)) {
+    assert.equal(sourceOf(specifier, "..."), files.board.startsWith("./app-") ? `./${specifier}` : files.board, `${specifier} for other platforms`);
+    // a per-platform module must not also be registered at the top level, or the first registration wins
+    assert.ok(!list(manifest.modules?.["*"]).includes(`./${specifier}`), `${specifier} only in platform sections`);
+  }
+});
+
+/** Moddable modules the app may import, and the manifest include (or module entry) providing them on esp32. */
+const PROVIDERS: { [specifier: string]: string } = {
+  "mc/config": "(generated by mcconfig)",
+  time: "$(MODDABLE)/examples/manifest_base.json",
+  timer: "$(MODDABLE)/examples/manifest_base.json",
+  socket: "$(MODDABLE)/examples/manifest_net.json",
+  net: "$(MODDABLE)/examples/manifest_net.json",
+  sntp: "$(MODDABLE)/examples/manifest_net.json",
+  wifi: "$(MODULES)/network/wifi/manifest.json",
+  instrumentation: "$(MODULES)/base/instrumentation/manifest.json",
+  preference: "$(MODULES)/files/preference/manifest.json",
+  crypt: "$(MODULES)/crypt/digest/manifest.json",
+  base64: "$(MODULES)/data/base64/manifest.json",
+  hmac: "$(MODULES)/crypt/etc/hmac",
+  "pins/digital": "$(MODULES)/pins/digital/manifest.json",
+  "embedded:io/i2c": "$(MODULES)/io/i2c/manifest.json",
+};
+
+test("every Moddable module the firmware imports is provided on esp32 by an include of the manifest", () => {
+  const { modules, bare } = importGraph();
+  // the board-only files are not in main's graph (they replace a desktop file): add their imports
+  for (const files of Object.values(PER_PLATFORM)) {
+    const source = readFileSync(`${root}${files.board.slice(2)}.ts`, "utf8");
+    for (const m of source.matchAll(/\sfrom\s+"([^"./][^"]*)"/g)) bare.set(m[1], files.board);
+  }
+  const includes = [...list(manifest.include), ...list(manifest.platforms.esp32.include)];
+  for (const [specifier, importer] of bare) {
+    const provider = PROVIDERS[specifier];
+    assert.ok(provider, `${importer} imports "${specifier}": add it to PROVIDERS and to the manifest`);
+    if (provider.startsWith("(")) continue;
+    const provided = includes.includes(provider) || list(manifest.modules?.[specifier]).includes(provider);
+    assert.ok(provided, `"${specifier}" (imported by ${importer}) needs ${provider} on esp32`);
+  }
+  assert.ok(modules.size > 10);
+});
+
+test("esp32 drops the SDK's setup/network (the app's Wi-Fi manager joins and retries itself)", () => {
+  for (const platform of BOARD_SECTIONS) {
+    assert.ok(list(manifest.platforms[platform].modules?.["~"]).includes("$(BUILD)/devices/$(PLATFORM)/setup/network"), platform);
+    assert.ok(list(manifest.platforms[platform].include).includes("$(MODULES)/network/wifi/manifest.json"), `${platform} includes the wifi module`);
+  }
+});
+
+/** SDK typing file for each module our declaration files declare (null: the SDK has none). */
+const SDK_TYPING: { [module: string]: string | null } = {
+  socket: "$(MODDABLE)/typings/socket",
+  wifi: "$(MODDABLE)/typings/wifi",
+  base64: "$(MODDABLE)/typings/base64",
+  crypt: "$(MODDABLE)/typings/crypt",
+  "mc/config": "$(MODDABLE)/typings/mc/config",
+  "embedded:io/i2c": "$(MODDABLE)/typings/embedded_io/i2c",
+  "pins/digital": "$(MODDABLE)/typings/pins/digital",
+  "pins/i2c": "$(MODDABLE)/typings/pins/i2c",
+  sntp: "$(MODDABLE)/typings/sntp",
+  hmac: null,
+};
+/** Declaration files mcconfig must not see, and why. */
+const NOT_FOR_MCCONFIG: { [file: string]: string } = {
+  "xs-globals": "declares trace(); the SDK's xs/includes/xs.d.ts (in manifest_base's types) declares it too",
+};
+
+test("all our declaration files reach mcconfig's tsc, and the SDK typings they replace are removed", () => {
+  const types = manifest.typescript?.tsconfig?.compilerOptions?.types ?? [];
+  const removed = list(manifest.modules?.["~"]);
+  const files = readdirSync(`${root}types`).filter((f) => f.endsWith(".d.ts")).map((f) => f.slice(0, -5));
+  for (const file of files) {
+    if (NOT_FOR_MCCONFIG[file]) {
+      assert.ok(!types.includes(`./types/${file}`), `${file}: ${NOT_FOR_MCCONFIG[file]}`);
+      continue;
+    }
+    assert.ok(types.includes(`./types/${file}`), `types/${file}.d.ts is missing from manifest typescript.tsconfig.compilerOptions.types`);
+    const source = readFileSync(`${root}types/${file}.d.ts`, "utf8");
+    for (const m of source.matchAll(/^declare module "([^"]+)"/gm)) {
+      const module = m[1];
+      assert.ok(module in SDK_TYPING, `types/${file}.d.ts declares "${module}": say in SDK_TYPING which SDK typing it replaces`);
+      const sdk = SDK_TYPING[module];
+      if (sdk) assert.ok(removed.includes(sdk), `"${module}" is declared by types/${file}.d.ts: add "${sdk}" to the manifest's "~"`);
+    }
+  }
+  for (const t of types) assert.ok(existsSync(`${root}${t.slice(2)}.d.ts`), `${t}.d.ts exists`);
+  assert.equal(manifest.typescript?.tsconfig?.compilerOptions?.strict, true, "mcconfig's tsc is strict too");
+});
+
+test("esp32 JS memory: fixed creation within the SDK's default for the board, measured need with headroom", () => {
+  const c = manifest.platforms.esp32.creation;
+  assert.ok(c?.chunk && c.heap && c.stack);
+  const SLOT = 16; // bytes per slot on a 32-bit MCU
+  const bytes = c.chunk.initial + c.heap.initial * SLOT;
+  // SDK default for ESP32 targets (e.g. build/devices/esp32/targets/nodemcu): 78848 + 4928 slots
+  assert.ok(bytes <= 78848 + 4928 * SLOT, `${bytes} bytes`);
+  // Measured on the SDK's lin simulator (64-bit, so an upper bound) running this app with a full
+  // outbox at one report per second: 40960 bytes of chunks and 3072 slots were enough.
+  assert.ok(c.chunk.initial >= 1.5 * 40960 && c.heap.initial >= 1.3 * 3072);
+  assert.equal(c.chunk.incremental, 0);
+  assert.equal(c.heap.incremental, 0);
+  assert.ok(c.stack >= 384);
+});
+
+test("config defaults in the manifest agree with app-config.ts", async () => {
+  const { DEFAULTS } = await import("../app-config.ts");
+  const cfg = manifest.config ?? {};
+  for (const key of ["host", "port", "interval", "keepalive", "method", "loglevel"] as const) {
+    assert.equal(cfg[key], DEFAULTS[key], key);
+  }
+});
