@@ -172,17 +172,24 @@ export class XsLane {
     return this.#liveHeap;
   }
 
-  /** Evaluates script code in XS (one crank); returns the crank's meter. */
+  /** Evaluates script code in XS (one crank, after queued events); returns the crank's meter. */
   async evaluate(code: string): Promise<Meter> {
-    const { reply: _reply, ...meter } = await this.#crank(() => this.#worker.evaluate(code));
+    const { reply: _reply, ...meter } = await this.#evaluateNow(code);
     return meter;
+  }
+
+  /** Runs `code` in order with the event deliveries, with XS's view of the clock brought up to date. */
+  #evaluateNow(code: string): Promise<Meter & { reply: Uint8Array }> {
+    const run = this.#deliveries.then(() =>
+      this.#crank(() => this.#worker.evaluate(`globalThis.__sim.clock(${this.clock.now()},${this.clock.epoch()});${code}`)),
+    );
+    this.#deliveries = run.catch(() => {});
+    return run;
   }
 
   /** Evaluates an expression in XS and returns String(value), with the crank's meter. */
   async query(expression: string): Promise<{ value: string; meter: Meter }> {
-    const { reply, ...meter } = await this.#crank(() =>
-      this.#worker.evaluate(`globalThis.__sim.reply(String((${expression})))`),
-    );
+    const { reply, ...meter } = await this.#evaluateNow(`globalThis.__sim.reply(String((${expression})))`);
     return { value: dec.decode(reply), meter };
   }
 

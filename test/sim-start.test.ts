@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs, DEMO } from "../sim/start.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "sim-start-"));
@@ -67,4 +68,13 @@ test("without host=, it starts the local OneNET emulator and boots main.ts point
   await until(() => /^\d+ (INFO|WARN|ERROR) /m.test(run.stdout()), "a device log line", run);
   run.child.kill("SIGINT");
   assert.equal(await run.exited, 0);
+});
+
+test("arguments: key=value (leading -- allowed) go to mc/config; entry/flash/fresh/emulator-http are the simulator's", () => {
+  assert.deepEqual(parseArgs(["--", "ssid=home", "--port=1883", "flash=/tmp/f.json", "interval=10", "fresh=1"]), {
+    config: { ssid: "home", port: "1883", interval: "10" },
+    sim: { flash: "/tmp/f.json", fresh: "1" },
+  });
+  assert.throws(() => parseArgs(["ssid"]), /not key=value/);
+  assert.equal(Buffer.from(DEMO.key, "base64").length, 32, "the demo key is 32 bytes, like OneNET's");
 });

@@ -54,6 +54,23 @@ test("firmware boots in XS: mc/config, Date on the virtual clock (2026-01-01T00:
   await lane.close();
 });
 
+test("Date follows the virtual clock and Time.set; Time.ticks is ms since boot", async () => {
+  const lane = await XsLane.start({
+    entryCode: `import Time from "time"; import Timer from "timer";
+      globalThis.__sim.entry = { Time, Timer };`,
+    boot: false,
+  });
+  lanes.push(lane);
+  await lane.advance(90_000);
+  const t1 = await lane.query("[globalThis.__sim.entry.Time.ticks, new Date().toISOString(), Date.now()].join()");
+  assert.equal(t1.value, `90000,2026-01-01T00:01:30.000Z,${Date.UTC(2026, 0, 1, 0, 1, 30)}`);
+  await lane.evaluate("globalThis.__sim.entry.Time.set(1800000000)");
+  await lane.advance(1000);
+  const t2 = await lane.query("[globalThis.__sim.entry.Time.ticks, new Date().toISOString(), new Date(0).getTime()].join()");
+  assert.equal(t2.value, "91000,2027-01-15T08:00:01.000Z,0");
+  await lane.close();
+});
+
 test("virtual clock: timers fire exactly at their times; same seed, same run", async () => {
   const runs: string[][] = [];
   for (let i = 0; i < 2; i++) {

@@ -29,6 +29,8 @@ export interface SimApi {
   entry: Record<string, unknown> | undefined;
   /** Updates the clock view and seeds Math.random (before boot). */
   init(now: number, epoch: number, seed: number): void;
+  /** Updates the clock view (the lane calls it before each evaluation). */
+  clock(now: number, epoch: number): void;
   /** Runs the entry's default export if it is a function (Moddable calls main's default). */
   boot(): void;
   /** Encodes a string reply for the host (the eval result must be an ArrayBuffer). */
@@ -232,6 +234,10 @@ const api: SimApi = {
     now = n;
     epoch = e;
     seed = s | 0;
+  },
+  clock(n, e) {
+    now = n;
+    epoch = e;
   },
   boot() {
     const main = api.entry?.default;
