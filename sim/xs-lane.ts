@@ -37,15 +37,12 @@ export interface XsLaneOptions {
 
 /** A firmware exception that escaped to the engine (the board would reset). */
 export class FirmwareError extends Error {
-  readonly stack_: string;
+  /** The XS stack with bundle lines mapped back to the .ts sources. */
+  readonly xsStack: string;
   constructor(message: string, stack: string) {
     super(message);
     this.name = "FirmwareError";
-    this.stack_ = stack;
-  }
-  /** The XS stack with bundle lines mapped back to the .ts sources. */
-  get xsStack(): string {
-    return this.stack_;
+    this.xsStack = stack;
   }
 }
 

@@ -170,6 +170,17 @@ test("peer closes: callback(-1); link reset: callback(-2); refused connect: call
   assert.deepEqual(d.messages, [[-2, undefined]]);
 });
 
+test("writes made while connecting are sent once connected (lwIP queues in SYN_SENT); get(\"REMOTE_IP\")", async () => {
+  const p = await peer();
+  peers.push(p);
+  const { socket, messages } = open(p.port);
+  socket.write("early");
+  await until(() => Buffer.concat(p.received).toString() === "early", "early bytes at the peer");
+  assert.equal(messages[0][0], 1);
+  assert.equal(socket.get("REMOTE_IP"), "127.0.0.1");
+  socket.close();
+});
+
 test("invalid dictionaries throw like the SDK (no host/address, bad address)", () => {
   assert.throws(() => new Socket({ port: 80 }), /invalid dictionary/);
   assert.throws(() => new Socket({ address: "1.2.3.999", port: 80 }), /invalid IP address/);

@@ -44,6 +44,7 @@ export function socketBytes(): { read: number; written: number } {
 export class Socket {
   callback: SocketCallback = () => {};
   #id = 0;
+  #target = "";
   #state: "connecting" | "open" | "peerClosed" | "error" | "closed" = "connecting";
   readonly #segments: Uint8Array[] = [];
   #pos = 0;
@@ -65,6 +66,7 @@ export class Socket {
       if (!IPV4.test(options.address)) throw new Error("invalid IP address");
       target = options.address;
     } else throw new Error("invalid dictionary");
+    this.#target = target;
     const events: TcpEvents = {
       connected: () => this.#onConnected(),
       data: (bytes) => this.#onData(bytes),
@@ -120,10 +122,10 @@ export class Socket {
   write(): number;
   write(...data: WriteData[]): void;
   write(...data: WriteData[]): number | void {
-    const writable = this.#state === "open";
+    // lwIP accepts writes while the connection is being set up (SYN_SENT) and sends them after.
+    const writable = this.#state === "open" || this.#state === "connecting";
     if (data.length === 0) return writable ? SEND_BUFFER - this.#outstanding : 0;
     if (!writable) {
-      if (this.#state === "connecting") throw new Error("socket: write before connected");
       if (this.#state === "closed") throw new Error("write on closed socket");
       host().log("write on closed socket");
       return;
@@ -168,8 +170,9 @@ export class Socket {
     if (wasOpen) host().tcpClose(this.#id);
   }
 
+  /** "REMOTE_IP": the peer's address when the socket was opened by address (names are not resolved here). */
   get(name: string): string | undefined {
-    return name === "REMOTE_IP" ? undefined : undefined;
+    return name === "REMOTE_IP" && IPV4.test(this.#target) ? this.#target : undefined;
   }
 
   #onConnected(): void {
