@@ -172,12 +172,17 @@ export class MqttClient {
   }
 
   /**
-   * Queues a message. Returns its sequence number (> 0; onDelivered reports it when done), or 0 when
+   * Queues a message (the payload is copied). Returns its sequence number (> 0; onDelivered reports it when done), or 0 when
    * the outbox is full (a warning is logged; onDrain tells when there is room again).
    */
   publish(topic: string, payload: Uint8Array | ArrayBuffer | string, options?: PublishOptions): number {
+    // The outbox keeps its own copy: the app may reuse its buffer as soon as publish returns.
     const bytes =
-      typeof payload === "string" ? utf8Encode(payload) : payload instanceof ArrayBuffer ? new Uint8Array(payload) : payload;
+      typeof payload === "string"
+        ? utf8Encode(payload)
+        : payload instanceof ArrayBuffer
+          ? new Uint8Array(payload.slice(0))
+          : payload.slice();
     const seq = this.session.publish(topic, bytes, options?.qos ?? 0, options?.retain ?? false, Time.ticks);
     if (seq === 0) this.#refusedSinceDrain = true;
     this.#service();

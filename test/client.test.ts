@@ -287,3 +287,24 @@ test("large messages go whole, topic once (anchor: large messages dropped or spl
   assert.deepEqual(small, ["big/down:1000"]);
   c.end();
 });
+
+test("publish copies the payload: the app may reuse its buffer at once (Moddable style preallocation)", async () => {
+  const sub = await peer(broker.port);
+  const got: string[] = [];
+  sub.on("message", (_t, p) => got.push(p.toString()));
+  await sub.subscribeAsync("reuse", { qos: 1 });
+  const c = client({ port: broker.port });
+  c.networkDown(); // queue while offline, so the bytes sit in the outbox a while
+  c.connect();
+  const buffer = new Uint8Array(3);
+  for (let i = 0; i < 5; i++) {
+    buffer.set([0x61 + i, 0x61 + i, 0x61 + i]);
+    c.publish("reuse", buffer, { qos: 1 });
+    c.publish("reuse", buffer.buffer, { qos: 1 });
+  }
+  buffer.fill(0x7a);
+  c.networkUp();
+  await until(() => got.length === 10, "10 messages");
+  assert.deepEqual(got, ["aaa", "aaa", "bbb", "bbb", "ccc", "ccc", "ddd", "ddd", "eee", "eee"]);
+  c.end();
+});
