@@ -176,3 +176,12 @@ test("the XS suite runner fails a case that passes on Node but not in XS, and a 
     await runner.close();
   }
 });
+
+test("a suite that cannot load in XS rejects with the XS error mapped to the suite's line", async () => {
+  await assert.rejects(XsSuiteRunner.start(["sim/fixtures/broken.suite.ts"]), (error: unknown) => {
+    assert.ok(error instanceof FirmwareError);
+    assert.match(error.message, /TextEncoder/);
+    assert.match(error.xsStack, /sim\/fixtures\/broken\.suite\.ts:\d+/);
+    return true;
+  });
+});
