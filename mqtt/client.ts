@@ -149,6 +149,9 @@ export class MqttClient {
       log: (level, message, fields) => this.#log(LEVELS[level] ?? "INFO", message, fields),
     });
     this.#onTimer = () => {
+      // A one-shot Moddable timer is freed once its callback returns (modules/base/timer/mc/timer.c
+      // removes it when repeatInterval is 0, even if rescheduled inside the callback): never reuse it.
+      this.#timer = undefined;
       this.#timerAt = -1;
       this.session.handleTimeout(Time.ticks);
       this.#service();
