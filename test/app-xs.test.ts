@@ -109,3 +109,40 @@ test("good config: reports to the OneNET emulator, obeys interval/led sets and g
   assert.ok(rebuilt.logs.some((l) => / INFO app: report interval seconds=4 source=config/.test(l)), rebuilt.logs.join("\n"));
   await rebuilt.close();
 });
+
+test("Wi-Fi drops for a while: reports made offline wait in the outbox and all reach the platform after it returns", async () => {
+  const emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
+  emulators.push(emulator);
+  const posted = new Set<string>();
+  emulator.events.on("event", (e: { type: string; id?: string }) => {
+    if (e.type === "post" && e.id !== undefined) posted.add(e.id);
+  });
+  const lane = await XsLane.start({
+    entry: "main.ts",
+    clock: "real",
+    storagePath: join(dir, "wifi.json"),
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "2" },
+  });
+  lanes.push(lane);
+  const ids = (): number[] => lane.logs.flatMap((l) => {
+    const m = / INFO app: report id=(\d+)/.exec(l);
+    return m ? [Number(m[1])] : [];
+  });
+  await lane.waitFor(() => posted.size >= 1, 30_000, "a first post at the emulator");
+
+  await lane.control("wifi.ap", "down");
+  await lane.waitFor(() => lane.logs.some((l) => / WARN app: network down/.test(l)), 30_000, "network down noticed");
+  const before = ids().length;
+  await lane.waitFor(() => ids().length >= before + 2, 30_000, "two reports while offline");
+  assert.ok(lane.logs.some((l) => / INFO app: report id=\d+ .*online=false/.test(l)), "reports go on while offline");
+
+  await lane.control("wifi.ap", "up");
+  const last = Math.max(...ids());
+  await lane.waitFor(() => {
+    for (let id = 1; id <= last; id++) if (!posted.has(String(id))) return false;
+    return true;
+  }, 40_000, `posts 1..${last} at the emulator`);
+  assert.equal(lane.fatal, undefined);
+  assertClean(lane.logs);
+  await lane.close();
+});
