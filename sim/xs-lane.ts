@@ -163,7 +163,8 @@ export class XsLane {
    * small heap fills; returns the live slots. The lane runs one whenever the heap grew by GC_SLACK.
    */
   async #collect(): Promise<number> {
-    const { meter } = await this.#worker.evaluate("globalThis.__sim.gc()");
+    const message = enc.encode(JSON.stringify(["gc", this.clock.now(), this.clock.epoch()]));
+    const { meter } = await this.#worker.command(message);
     this.lastMeter = meter;
     this.#liveHeap = meter.currentHeapCount;
     return this.#liveHeap;
@@ -190,15 +191,23 @@ export class XsLane {
     return { value: dec.decode(reply), meter };
   }
 
+  /** Writes an XS heap snapshot file (diagnostics), in order with the event deliveries. */
+  async snapshot(path: string): Promise<number> {
+    const run = this.#deliveries.then(() => this.#worker.snapshot(path));
+    this.#deliveries = run.catch(() => {});
+    return run;
+  }
+
   /** Heap slots of the bare engine before the firmware loaded (xsnap's own built-ins). */
   get baseHeapSlots(): number {
     return this.#bootHeap;
   }
 
-  /** Heap slots in use after a full garbage collection. */
+  /** Heap slots in use after a full garbage collection (a command, not an evaluation: costs nothing). */
   async heapSlots(): Promise<number> {
-    const meter = await this.evaluate("globalThis.__sim.gc()");
-    return meter.currentHeapCount;
+    const run = this.#deliveries.then(() => this.#collect());
+    this.#deliveries = run.catch(() => {});
+    return run;
   }
 
   /** Advances the virtual clock by `ms` (timers fire in order) and waits until XS is idle. */

@@ -95,6 +95,12 @@ export class XsnapWorker {
     return this.#send(Buffer.concat([Buffer.from("?"), bytes]));
   }
 
+  /** Writes an XS heap snapshot to `path` (diagnostics: e.g. diff the key names of two snapshots). */
+  async snapshot(path: string): Promise<number> {
+    const { reply } = await this.#send(Buffer.from(`w${path}`, "utf8"));
+    return Number(Buffer.from(reply).toString("latin1"));
+  }
+
   /** Asks the worker to quit and waits for it. */
   async close(): Promise<void> {
     if (!this.alive) return;

@@ -210,6 +210,10 @@ g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {
         }
         return empty;
       }
+      case "gc":
+        // A full collection without evaluating a script (each new script name costs a slot for good).
+        collect?.();
+        return empty;
       case "control": {
         let reply: string;
         try {
