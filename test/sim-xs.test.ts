@@ -185,3 +185,21 @@ test("a suite that cannot load in XS rejects with the XS error mapped to the sui
     return true;
   });
 });
+
+test("the lane itself holds no memory per event: 2000 timer wake-ups with host calls leave the heap slots unchanged", async () => {
+  const lane = await XsLane.start({
+    entryCode: `import Timer from "timer"; import Time from "time"; import Preference from "preference";
+      let n = 0;
+      Timer.repeat(() => { n++; trace("tick " + Time.ticks); Preference.set("t", "n", n); }, 1000);
+      globalThis.__sim.entry = {};`,
+    boot: false,
+  });
+  lanes.push(lane);
+  await lane.advance(100_000);
+  const before = await lane.heapSlots();
+  await lane.advance(2_000_000);
+  const after = await lane.heapSlots();
+  assert.equal(lane.logs.length, 2100);
+  assert.equal(after, before, `slots ${before} -> ${after}`);
+  await lane.close();
+});
