@@ -68,46 +68,62 @@ function flush(result: string, count: number): string {
   return result + String.fromCharCode.apply(null, units);
 }
 
-/** Decodes bytes[start, end) as UTF-8; throws RangeError naming the offset of ill-formed input. */
-export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+const isContinuation = (b: number): boolean => (b & 0xc0) === 0x80;
+
+/** Why the sequence at bytes[i] is ill-formed; only called on the error path. */
+function invalidReason(bytes: Uint8Array, i: number, end: number, offset: number): string {
+  const b = bytes[i];
+  const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+  if (b >= 0xc2 && b <= 0xf4 && i + size > end) return `truncated UTF-8 sequence at byte ${offset}`;
+  if (b === 0xed && i + 1 < end && bytes[i + 1] >= 0xa0) return `UTF-8 encoded surrogate at byte ${offset}`;
+  if (b >= 0xf0 && b <= 0xf4 && i + 1 < end && (b === 0xf4 ? bytes[i + 1] >= 0x90 : b === 0xf0 && bytes[i + 1] < 0x90)) {
+    return b === 0xf4 ? `UTF-8 code point out of range at byte ${offset}` : `overlong UTF-8 at byte ${offset}`;
+  }
+  if (b === 0xc0 || b === 0xc1 || (b === 0xe0 && i + 1 < end && bytes[i + 1] < 0xa0)) return `overlong UTF-8 at byte ${offset}`;
+  return `ill-formed UTF-8 at byte ${offset}`;
+}
+
+/**
+ * Decodes bytes[start, end) as UTF-8. Ill-formed input throws a RangeError naming its offset, or,
+ * with `replace`, becomes U+FFFD for each byte that starts no well-formed sequence.
+ */
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, replace = false): string {
   let result = "";
   let count = 0;
   let i = start;
   while (i < end) {
     const b = bytes[i];
-    let cp: number;
+    let cp = -1;
+    let size = 1;
     if (b < 0x80) {
       cp = b;
-      i += 1;
     } else if (b >= 0xc2 && b <= 0xdf) {
-      if (i + 1 >= end) throw new RangeError(`truncated UTF-8 sequence at byte ${i - start}`);
-      const b1 = bytes[i + 1];
-      if ((b1 & 0xc0) !== 0x80) throw new RangeError(`ill-formed UTF-8 at byte ${i - start}`);
-      cp = ((b & 0x1f) << 6) | (b1 & 0x3f);
-      i += 2;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      if (i + 2 >= end) throw new RangeError(`truncated UTF-8 sequence at byte ${i - start}`);
-      const b1 = bytes[i + 1];
-      const b2 = bytes[i + 2];
-      if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80) throw new RangeError(`ill-formed UTF-8 at byte ${i - start}`);
-      cp = ((b & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f);
-      if (cp < 0x800) throw new RangeError(`overlong UTF-8 at byte ${i - start}`);
-      if (cp >= 0xd800 && cp <= 0xdfff) throw new RangeError(`UTF-8 encoded surrogate at byte ${i - start}`);
-      i += 3;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      if (i + 3 >= end) throw new RangeError(`truncated UTF-8 sequence at byte ${i - start}`);
-      const b1 = bytes[i + 1];
-      const b2 = bytes[i + 2];
-      const b3 = bytes[i + 3];
-      if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80 || (b3 & 0xc0) !== 0x80) {
-        throw new RangeError(`ill-formed UTF-8 at byte ${i - start}`);
+      if (i + 1 < end && isContinuation(bytes[i + 1])) {
+        cp = ((b & 0x1f) << 6) | (bytes[i + 1] & 0x3f);
+        size = 2;
       }
-      cp = ((b & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f);
-      if (cp < 0x10000 || cp > 0x10ffff) throw new RangeError(`UTF-8 code point out of range at byte ${i - start}`);
-      i += 4;
-    } else {
-      throw new RangeError(`ill-formed UTF-8 at byte ${i - start}`);
+    } else if (b >= 0xe0 && b <= 0xef) {
+      if (i + 2 < end && isContinuation(bytes[i + 1]) && isContinuation(bytes[i + 2])) {
+        const c = ((b & 0x0f) << 12) | ((bytes[i + 1] & 0x3f) << 6) | (bytes[i + 2] & 0x3f);
+        if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) {
+          cp = c;
+          size = 3;
+        }
+      }
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      if (i + 3 < end && isContinuation(bytes[i + 1]) && isContinuation(bytes[i + 2]) && isContinuation(bytes[i + 3])) {
+        const c = ((b & 0x07) << 18) | ((bytes[i + 1] & 0x3f) << 12) | ((bytes[i + 2] & 0x3f) << 6) | (bytes[i + 3] & 0x3f);
+        if (c >= 0x10000 && c <= 0x10ffff) {
+          cp = c;
+          size = 4;
+        }
+      }
     }
+    if (cp < 0) {
+      if (!replace) throw new RangeError(invalidReason(bytes, i, end, i - start));
+      cp = 0xfffd;
+    }
+    i += size;
     if (count >= CHUNK - 1) {
       result = flush(result, count);
       count = 0;

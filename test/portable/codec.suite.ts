@@ -293,3 +293,16 @@ suite("utf8", (test) => {
     assert.equal(utf8Decode(utf8Encode(s)), s);
   });
 });
+
+suite("utf8 replace mode", (test) => {
+  test("each byte that starts no well-formed sequence becomes U+FFFD; good sequences around it survive", () => {
+    assert.equal(utf8Decode(bytes(0x61, 0xff, 0x62), 0, 3, true), "a\ufffdb");
+    assert.equal(utf8Decode(bytes(0xe9, 0x9b), 0, 2, true), "\ufffd\ufffd");
+    assert.equal(utf8Decode(bytes(0xed, 0xa0, 0x80, 0x7a), 0, 4, true), "\ufffd\ufffd\ufffdz");
+    assert.equal(utf8Decode(bytes(0xf0, 0x9f, 0x98, 0x80), 0, 4, true), "\ud83d\ude00");
+  });
+  test("without replace the same inputs throw, naming the reason", () => {
+    assert.throws(() => utf8Decode(bytes(0xc0, 0xaf)), RangeError, /overlong/);
+    assert.throws(() => utf8Decode(bytes(0xed, 0xa0, 0x80)), RangeError, /surrogate/);
+  });
+});
