@@ -19,7 +19,7 @@ import { Socket, type SocketMessage } from "socket";
 import Timer from "timer";
 import Time from "time";
 import { Decoder, encode, ProtocolError } from "./codec";
-import type { GrantedQoS, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
+import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
 import { Outbox, type OutboxStorage } from "./outbox";
 import { utf8Encode } from "./utf8";
@@ -519,10 +519,17 @@ export class MqttClient {
       packets = decoder.push(new Uint8Array(buffer));
     } catch (error) {
       const reason = error instanceof ProtocolError ? error.message : String(error);
+      // Valid packets ahead of the bad one in this read still count: their acks release outbox
+      // entries, their messages reach the app.
+      if (error instanceof ProtocolError) this.#handle(socket, error.packets, now);
       this.#log("ERROR", "malformed data from the broker, closing", { reason });
-      this.session.protocolError(now, reason);
+      if (socket === this.#socket) this.session.protocolError(now, reason);
       return;
     }
+    this.#handle(socket, packets, now);
+  }
+
+  #handle(socket: Socket, packets: readonly Packet[], now: number): void {
     const session = this.session;
     for (let i = 0; i < packets.length; i++) {
       if (socket !== this.#socket) return; // a packet closed the connection

@@ -19,10 +19,23 @@ import { utf8Decode, utf8Length, utf8Write } from "./utf8";
 
 export type * from "./packets";
 
+const NO_PACKETS: readonly Packet[] = Object.freeze([]);
+// The packets of the push under way. A ProtocolError raised inside it takes them (see below); a
+// flag rather than try/catch around push, because on XS entering a try block costs computrons.
+let decodedBeforeError: readonly Packet[] = NO_PACKETS;
+
 export class ProtocolError extends Error {
+  /**
+   * The complete, valid packets that preceded the error in the push that failed (empty for encode
+   * errors), so a caller can act on them (an ack, a message) before it closes the connection.
+   */
+  readonly packets: readonly Packet[];
+
   constructor(message: string) {
     super(message);
     this.name = "ProtocolError";
+    this.packets = decodedBeforeError;
+    decodedBeforeError = NO_PACKETS;
   }
 }
 
@@ -565,6 +578,7 @@ export class Decoder {
     if (this.#busy) throw new ProtocolError("the stream failed earlier with a protocol error; close the connection");
     this.#busy = true;
     const packets: Packet[] = [];
+    decodedBeforeError = packets;
     let at = (this.#headerFill | this.#partialFill) === 0 ? 0 : this.#continuePartial(chunk, packets);
     const end = chunk.length;
     while (at < end) {
@@ -587,6 +601,7 @@ export class Decoder {
       at = packetEnd;
     }
     this.#busy = false;
+    decodedBeforeError = NO_PACKETS;
     return packets;
   }
 

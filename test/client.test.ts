@@ -207,7 +207,7 @@ test("bad credentials: CONNACK code 4 becomes a clear error and a long backoff, 
   }
 });
 
-test("malformed bytes from the broker: ProtocolError closes the link with the reason logged, then reconnects", async () => {
+test("malformed bytes from the broker: ProtocolError closes the link with the reason logged, then reconnects; valid packets ahead of it in the same read are still delivered", async () => {
   let connections = 0;
   const sockets: NetSocket[] = [];
   const server = createServer((s) => {
@@ -216,7 +216,8 @@ test("malformed bytes from the broker: ProtocolError closes the link with the re
     s.once("data", () => {
       s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])); // CONNACK accepted
       // Then a PUBLISH with QoS 3 (malformed [MQTT-3.3.1-4]) once the client is connected.
-      if (connections === 1) setTimeout(() => s.write(Buffer.from([0x36, 0x02, 0x00, 0x00])), 100);
+      // In the same write, a valid QoS 0 PUBLISH (topic "a", payload "hi") comes first.
+      if (connections === 1) setTimeout(() => s.write(Buffer.from([0x30, 0x05, 0x00, 0x01, 0x61, 0x68, 0x69, 0x36, 0x02, 0x00, 0x00])), 100);
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -225,10 +226,13 @@ test("malformed bytes from the broker: ProtocolError closes the link with the re
     const logs: string[] = [];
     const c = client({ port }, logs);
     let closes = 0;
+    const messages: string[] = [];
     c.onClose = () => closes++;
+    c.onMessage = (topic, payload) => messages.push(`${topic}:${Buffer.from(payload).toString()}@close${closes}`);
     c.connect();
     await until(() => connections === 2 && c.connected, "the reconnect");
     assert.equal(closes, 1);
+    assert.deepEqual(messages, ["a:hi@close0"], "the valid PUBLISH ahead of the bad packet was delivered before the close");
     assert.ok(logs.some((l) => l.startsWith("ERROR") && l.includes("malformed")), logs.join("\n"));
     c.end();
   } finally {

@@ -144,6 +144,24 @@ suite("codec streaming", (test) => {
     const [packet] = decodeAll(input);
     assert.ok(packet.cmd === "publish" && packet.payload.buffer === input.buffer);
   });
+  test("a ProtocolError carries the valid packets that preceded it in the failed push", () => {
+    const d = new Decoder();
+    let caught: unknown;
+    try {
+      d.push(concat(encode({ cmd: "puback", messageId: 7 }), encode({ cmd: "pingresp" }), bytes(0x36, 2, 0, 0)));
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof ProtocolError);
+    assert.deepEqual(caught.packets, [{ cmd: "puback", messageId: 7 }, { cmd: "pingresp" }]);
+    assert.throws(() => d.push(bytes(0xd0, 0)), ProtocolError);
+    assert.throws(() => encode({ cmd: "puback", messageId: 0 }), ProtocolError);
+    try {
+      encode({ cmd: "puback", messageId: 0 });
+    } catch (error) {
+      assert.deepEqual((error as ProtocolError).packets, [], "encode errors carry no packets");
+    }
+  });
   test("after a ProtocolError the decoder keeps refusing", () => {
     const d = new Decoder();
     assert.throws(() => d.push(bytes(0x00, 0x00)), ProtocolError);
