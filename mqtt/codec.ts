@@ -171,11 +171,13 @@ function ack(first: number, id: number): Uint8Array {
 
 // PUBLISH topic names, checked and encoded once. Firmware publishes to a handful of fixed topics, and
 // on XS a per-character loop costs about 25 computrons a character where a native copy costs 2.
-// Bounded: when full it starts again, so a stream of distinct topics cannot grow it.
-const topicCache = new Map<string, Uint8Array>();
+// Bounded: when full it starts again, so a stream of distinct topics cannot grow it. Made on first
+// use, not at module load: a Map made while the module is preloaded lives read-only in flash.
+let topicCache: Map<string, Uint8Array> | undefined;
 const TOPIC_CACHE_LIMIT = 16;
 
 function publishTopicBytes(topic: unknown, what: string): Uint8Array {
+  if (topicCache === undefined) topicCache = new Map();
   const cached = typeof topic === "string" ? topicCache.get(topic) : undefined;
   if (cached !== undefined) return cached;
   const length = stringLength(topic, `${what} topic`);

@@ -60,10 +60,11 @@ export function utf8Encode(s: string): Uint8Array {
 // Decoding builds the string from UTF-16 code units gathered in this scratch array, a chunk at a
 // time, so no per-character string concatenation happens. The chunk stays small because apply
 // pushes every unit onto the XS stack, which holds 512 slots on the board.
+// Made on first use, not at module load: an array made while the module is preloaded lives in flash.
 const CHUNK = 64;
-const units: number[] = [];
+let scratch: number[] | undefined;
 
-function flush(result: string, count: number): string {
+function flush(result: string, units: number[], count: number): string {
   units.length = count;
   return result + String.fromCharCode.apply(null, units);
 }
@@ -88,6 +89,7 @@ function invalidReason(bytes: Uint8Array, i: number, end: number, offset: number
  * with `replace`, becomes U+FFFD for each byte that starts no well-formed sequence.
  */
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, replace = false): string {
+  const units = scratch ?? (scratch = []);
   let result = "";
   let count = 0;
   let i = start;
@@ -125,7 +127,7 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, rep
     }
     i += size;
     if (count >= CHUNK - 1) {
-      result = flush(result, count);
+      result = flush(result, units, count);
       count = 0;
     }
     if (cp < 0x10000) {
@@ -136,5 +138,5 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, rep
       units[count++] = 0xdc00 | (cp & 0x3ff);
     }
   }
-  return count === 0 ? result : flush(result, count);
+  return count === 0 ? result : flush(result, units, count);
 }
