@@ -19,9 +19,9 @@ import WiFiManager from "./drivers/wifi";
 import Sensors from "./drivers/sensors";
 import i2c from "./drivers/i2c-io";
 import Board from "./drivers/board";
-import { MqttClient } from "./mqtt/client";
 import { PreferenceStorage } from "./mqtt/storage";
-import { OneNetDevice, type ReplyInfo } from "./onenet/device";
+import { OneNetClient } from "./onenet/client";
+import type { ReplyInfo } from "./onenet/device";
 import { CONNACK_HINTS } from "./app-hints";
 
 /** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
@@ -29,8 +29,6 @@ const DEFAULT_SDA = 21;
 const DEFAULT_SCL = 22;
 /** A status line this often (ms), for a monitor attached long after boot. */
 const STATUS_EVERY = 600_000;
-/** Fallback wake-up of the OneNET service timer when nothing is due (ms). */
-const IDLE_SERVICE = 60_000;
 
 configureLog({ ticks: () => Time.ticks });
 
@@ -58,14 +56,11 @@ class App {
   readonly cfg: AppConfig;
   readonly wifi: WiFiManager;
   readonly board: Board;
-  readonly device: OneNetDevice;
-  readonly client: MqttClient;
+  readonly onenet: OneNetClient;
   sensors: Sensors | undefined;
   interval: number;
   readonly readings: Readings = {};
   readonly reportTimer: Timer;
-  readonly serviceTimer: Timer;
-  readonly onService = (): void => guard("onenet", "service", () => this.service());
   everConnected = false;
   clockTried = false;
   reports = 0;
@@ -93,60 +88,32 @@ class App {
     });
     this.board = new Board(this.wifi);
 
-    this.device = new OneNetDevice({
+    // The OneNET device on our MQTT client (onenet/client.ts): login from the config, subscriptions,
+    // 1 message/s pacing, reply correlation; QoS 1 reports kept in a small outbox in flash.
+    this.onenet = new OneNetClient({
       config: cfg.onenet,
-      link: {
-        publish: (topic, payload, qos, retain) => {
-          this.client.publish(topic, payload, { qos, retain });
-        },
-        subscribe: (topics, qos) => {
-          this.client.subscribe(topics.slice(), { qos });
-        },
-        restoresSubscriptions: true,
-      },
       onSet: (identifier, value) => this.onSet(identifier, value),
       onGet: (identifier) => this.onGet(identifier),
       onReply: (reply) => this.onReply(reply),
       epochMs: () => (clockKnown() ? Date.now() : undefined),
-      log: (level, message) => log(level, "onenet", message),
-    });
-
-    const login = this.device.connectOptions();
-    this.client = new MqttClient({
-      host: login.host,
-      port: login.port,
-      clientId: login.clientId,
-      username: login.username,
-      password: login.password,
-      clean: login.clean,
-      keepalive: login.keepalive,
-      storage: new PreferenceStorage("mqtt-outbox", 16),
-      outboxMessages: 16,
-      outboxBytes: 8192,
+      onOnline: (online) => guard("onenet", "online handler", () => this.onOnline(online)),
       log,
+      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
     });
-    this.client.onConnect = () => guard("mqtt", "connect handler", () => this.onConnect());
-    this.client.onClose = (reason) => guard("mqtt", "close handler", () => this.onClose(reason));
-    this.client.onRefused = (code, reason) => guard("mqtt", "refused handler", () => this.onRefused(code, reason));
-    this.client.onMessage = (topic, payload) =>
-      guard("mqtt", "message handler", () => {
-        if (!this.device.onMessage(topic, payload, Time.ticks)) debug("mqtt", "message on an unexpected topic", { topic });
-        this.service();
-      });
+    this.onenet.mqtt.onRefused = (code, reason) => guard("mqtt", "refused handler", () => this.onRefused(code, reason));
 
-    this.serviceTimer = Timer.repeat(this.onService, IDLE_SERVICE);
     this.reportTimer = Timer.repeat(() => guard("app", "report", () => this.report()), this.interval * 1000);
     Timer.repeat(() => guard("app", "status", () => this.status()), STATUS_EVERY);
 
-    this.client.networkDown();
-    this.client.connect();
+    this.onenet.networkDown();
+    this.onenet.connect();
     this.wifi.start();
   }
 
   onNetwork(up: boolean): void {
     if (up) {
       info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
-      this.client.networkUp();
+      this.onenet.networkUp();
       if (!this.clockTried || !clockKnown()) {
         this.clockTried = true;
         syncClock((ok) => {
@@ -154,25 +121,23 @@ class App {
         });
       }
     } else {
-      warn("app", "network down, reports queue until it is back", { queued: this.device.queued });
-      this.client.networkDown();
+      warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
+      this.onenet.networkDown();
     }
   }
 
-  onConnect(): void {
-    this.device.onConnected(Time.ticks);
+  onOnline(online: boolean): void {
+    if (!online) {
+      warn("app", "offline, reports wait in the outbox", { outbox: this.onenet.mqtt.outbox.length });
+      return;
+    }
     if (!this.everConnected) {
       this.everConnected = true;
-      // The first report does not wait a whole interval; the next ones follow it at the interval.
-      Timer.schedule(this.reportTimer, this.interval * 1000, this.interval * 1000);
-      this.report();
+      // The first report does not wait a whole interval: the report timer fires on the next turn of
+      // the event loop (not from inside this callback, which runs deep in the MQTT client's stack:
+      // reporting from here overflowed the XS stack in the SDK's lin simulator), then every interval.
+      Timer.schedule(this.reportTimer, 0, this.interval * 1000);
     }
-    this.service();
-  }
-
-  onClose(reason: string): void {
-    this.device.onDisconnected(Time.ticks);
-    warn("mqtt", "connection closed", { reason, queued: this.device.queued });
   }
 
   onRefused(code: number, reason: string): void {
@@ -219,33 +184,25 @@ class App {
     this.board.read(r);
     let id: string;
     try {
-      id = this.device.report(r, Time.ticks);
+      id = this.onenet.report(r);
     } catch (e) {
       this.dropped++;
       warn("app", "report not queued", { error: describe(e), dropped: this.dropped });
       return;
     }
     this.reports++;
-    this.service();
     info("app", "report", {
       id, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
-      online: this.device.connected, queued: this.device.queued, outbox: this.client.outbox.length,
+      online: this.onenet.online, queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length,
     });
   }
 
-  service(): void {
-    const now = Time.ticks;
-    const next = this.device.service(now);
-    const delay = next === Infinity ? IDLE_SERVICE : Math.max(0, Math.min(IDLE_SERVICE, Math.ceil(next - now)));
-    Timer.schedule(this.serviceTimer, delay, IDLE_SERVICE);
-  }
-
   status(): void {
-    const s = this.device.stats;
+    const s = this.onenet.device.stats;
     info("app", "status", {
-      wifi: this.wifi.status, mqtt: this.client.connected ? "connected" : "down", reports: this.reports,
+      wifi: this.wifi.status, mqtt: this.onenet.mqtt.connected ? "connected" : "down", reports: this.reports,
       sent: s.sent, replies: s.replies, refused: s.refusedByPlatform, missing: s.missingReplies,
-      queued: this.device.queued, outbox: this.client.outbox.length, interval: this.interval,
+      queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length, interval: this.interval,
     });
   }
 }
