@@ -116,14 +116,19 @@ class App {
       this.onenet.networkUp();
       if (!this.clockTried || !clockKnown()) {
         this.clockTried = true;
-        syncClock((ok) => {
-          if (!ok) warn("time", "clock unknown: reports go without time");
-        });
+        this.syncTime();
       }
     } else {
       warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
       this.onenet.networkDown();
     }
+  }
+
+  /** Asks for the time (SNTP on the board); tried again from status() while the clock is unknown. */
+  syncTime(): void {
+    syncClock((ok) => {
+      if (!ok && !clockKnown()) warn("time", "clock unknown: reports go without time");
+    });
   }
 
   onOnline(online: boolean): void {
@@ -198,6 +203,7 @@ class App {
   }
 
   status(): void {
+    if (this.wifi.up && !clockKnown()) this.syncTime();
     const s = this.onenet.device.stats;
     info("app", "status", {
       wifi: this.wifi.status, mqtt: this.onenet.mqtt.connected ? "connected" : "down", reports: this.reports,
