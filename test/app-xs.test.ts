@@ -146,3 +146,26 @@ test("Wi-Fi drops for a while: reports made offline wait in the outbox and all r
   assertClean(lane.logs);
   await lane.close();
 });
+
+test("a sensor unplugged mid-run: its properties drop out of the reports, the app keeps reporting, and they return when it is back", async () => {
+  const emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
+  emulators.push(emulator);
+  const lane = await XsLane.start({
+    entry: "main.ts",
+    clock: "real",
+    storagePath: join(dir, "sensor.json"),
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "1" },
+  });
+  lanes.push(lane);
+  const reports = (): string[] => lane.logs.filter((l) => / INFO app: report id=/.test(l));
+  await lane.waitFor(() => reports().some((l) => / humi=/.test(l)), 30_000, "a report with humidity");
+  await lane.control("sensor.aht20", "unplug");
+  const mark = reports().length;
+  await lane.waitFor(() => reports().slice(mark + 1).some((l) => !/ humi=/.test(l)), 30_000, "reports without humidity");
+  await lane.control("sensor.aht20", "plug");
+  const back = reports().length;
+  await lane.waitFor(() => reports().slice(back).some((l) => / humi=/.test(l)), 30_000, "humidity back");
+  assert.equal(lane.fatal, undefined);
+  assertClean(lane.logs);
+  await lane.close();
+});
