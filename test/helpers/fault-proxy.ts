@@ -3,6 +3,8 @@
 //   reset()            both sides reset (RST);
 //   blackhole(true)    bytes stop flowing both ways (held connections stay open, nothing arrives);
 //                      blackhole(false) lets traffic flow again (bytes dropped meanwhile stay lost);
+//   dropDownstream(true) broker-to-client bytes are dropped, client-to-broker still flows: the broker
+//                      takes messages whose acknowledgements never arrive;
 //   refuse(true)       new connections are accepted and destroyed at once (connection refused-like);
 //   silent(true)       new connections are accepted but never forwarded (a broker that never answers).
 // Every connection is counted; `connections` tells how many the client made.
@@ -21,6 +23,7 @@ export class FaultProxy {
   #server: Server;
   #pairs = new Set<Pair>();
   #blackhole = false;
+  #dropDownstream = false;
   #refuse = false;
   #silent = false;
 
@@ -63,7 +66,7 @@ export class FaultProxy {
       if (!this.#blackhole) upstream.write(d);
     });
     upstream.on("data", (d: Buffer) => {
-      if (!this.#blackhole) client.write(d);
+      if (!this.#blackhole && !this.#dropDownstream) client.write(d);
     });
   }
 
@@ -89,6 +92,10 @@ export class FaultProxy {
 
   blackhole(on: boolean): void {
     this.#blackhole = on;
+  }
+
+  dropDownstream(on: boolean): void {
+    this.#dropDownstream = on;
   }
 
   refuse(on: boolean): void {
