@@ -22,6 +22,7 @@ export const DEMO = {
   // base64 of the 32 ASCII bytes "onenet-xs-simulator-demo-key-001"
   key: "b25lbmV0LXhzLXNpbXVsYXRvci1kZW1vLWtleS0wMDE=",
   interval: "5",
+  board: "xs-simulator",
 };
 
 const SIM_KEYS = new Set(["entry", "flash", "fresh", "emulator-http"]);
