@@ -94,11 +94,17 @@ class Writer {
   }
 }
 
-const writer = new Writer();
+// The writer and the key cache are made on first use, not at module load: objects made while a
+// module is preloaded live read-only in flash (a preloaded Map refuses set, a buffer refuses writes).
+let sharedWriter: Writer | undefined;
+function theWriter(): Writer {
+  return sharedWriter ?? (sharedWriter = new Writer());
+}
 
 // `"temp":{"value":` per identifier, encoded once (bounded: identifiers outside the cache are encoded each time)
-const keyCache = new Map<string, Uint8Array>();
+let keyCache: Map<string, Uint8Array> | undefined;
 function keyValue(identifier: string): Uint8Array {
+  if (keyCache === undefined) keyCache = new Map();
   let b = keyCache.get(identifier);
   if (b === undefined) {
     b = new Uint8Array(1 + identifier.length + B_VALUE.length);
@@ -131,7 +137,7 @@ function writeId(w: Writer, id: string): void {
 
 /** Property post: `{"id":…,"version":"1.0","params":{"temp":{"value":23.6,"time":ms}}}`. */
 export function propertyPost(id: string, params: { readonly [identifier: string]: unknown }, time?: number): Uint8Array {
-  const w = writer;
+  const w = theWriter();
   w.n = 0;
   const stamp = time === undefined ? "" : String(Math.floor(time));
   let count = 0;
@@ -163,7 +169,7 @@ export function propertyPost(id: string, params: { readonly [identifier: string]
 /** Event post: `{"id":…,"version":"1.0","params":{"alarm":{"value":{…},"time":ms}}}`. */
 export function eventPost(id: string, identifier: string, value: { readonly [key: string]: unknown }, time?: number): Uint8Array {
   checkIdentifier(identifier);
-  const w = writer;
+  const w = theWriter();
   w.n = 0;
   try {
     writeId(w, id);
@@ -185,7 +191,7 @@ export function eventPost(id: string, identifier: string, value: { readonly [key
 
 /** set_reply / get_reply: `{"id":…,"code":200,"msg":"success"[,"data":{…}]}`. */
 export function reply(id: string, code: number, msg: string, data?: { readonly [identifier: string]: unknown }): Uint8Array {
-  const w = writer;
+  const w = theWriter();
   w.n = 0;
   try {
     writeId(w, id);
