@@ -92,6 +92,7 @@ class App {
     // 1 message/s pacing, reply correlation; QoS 1 reports kept in a small outbox in flash.
     this.onenet = new OneNetClient({
       config: cfg.onenet,
+      canSet: (identifier) => this.canSet(identifier),
       onSet: (identifier, value) => this.onSet(identifier, value),
       onGet: (identifier) => this.onGet(identifier),
       onReply: (reply) => this.onReply(reply),
@@ -151,6 +152,12 @@ class App {
 
   onReply(reply: ReplyInfo): void {
     if (reply.code !== 200) warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+  }
+
+  /** What the board can apply, asked before any property of a cloud set changes (all or nothing). */
+  canSet(identifier: string): true | string {
+    if (identifier === "led" && this.cfg.led === undefined) return "no LED on this board (config led)";
+    return true;
   }
 
   onSet(identifier: string, value: unknown): boolean | string {

@@ -58,6 +58,11 @@ export interface OneNetDeviceOptions {
    * Return true or nothing when applied, false or a reason string when refused.
    */
   readonly onSet?: (identifier: string, value: unknown) => boolean | string | void;
+  /**
+   * Asked for every property of a set before any is applied: true when the app can apply it, else
+   * the reason. A set is all or nothing: one refusal and nothing is applied (the reply says 100).
+   */
+  readonly canSet?: (identifier: string, value: unknown) => true | string;
   /** Current value of a property for a property get; undefined falls back to the last reported value. */
   readonly onGet?: (identifier: string) => unknown;
   /** Every post reply (property and event), after the profile logged it. */
@@ -432,6 +437,19 @@ export class OneNetDevice {
       else if (spec) {
         const problem = checkValue(spec, value);
         if (problem) refused.push(`${identifier} (${problem})`);
+      }
+    }
+    const canSet = this.#options.canSet;
+    if (refused.length === 0 && canSet) {
+      // the app's own conditions (hardware present, …), before anything changes
+      for (const identifier in request.params) {
+        let verdict: true | string;
+        try {
+          verdict = canSet(identifier, request.params[identifier]);
+        } catch (e) {
+          verdict = (e as Error).message;
+        }
+        if (verdict !== true) refused.push(`${identifier} (${verdict})`);
       }
     }
     if (refused.length === 0) {

@@ -46,6 +46,7 @@ class FakeLink implements OneNetLink {
 
 function setup(options: {
   onSet?: (id: string, v: unknown) => boolean | string | void;
+  canSet?: (id: string, v: unknown) => true | string;
   onGet?: (id: string) => unknown;
   epoch?: number;
   queueLimit?: number;
@@ -57,6 +58,7 @@ function setup(options: {
     config: CONFIG,
     link,
     onSet: options.onSet,
+    canSet: options.canSet,
     onGet: options.onGet,
     onReply: (r) => replies.push(r),
     epochMs: () => options.epoch,
@@ -441,6 +443,18 @@ suite("onenet device", (test) => {
     device.onMessage(device.topics.propertySet, utf8Encode('{"id":"44","params":{"led":false}}'), 0);
     device.service(0);
     assert.deepEqual(json(utf8Encode(link.sent[0].payload)), { id: "44", code: 100, msg: "refused: led (no LED on this board)" });
+  });
+  test("property set is all or nothing: a value the app cannot apply (canSet) stops every other one", () => {
+    const applied: string[] = [];
+    const { device, link } = setup({
+      canSet: (id) => (id === "led" ? "no LED on this board" : true),
+      onSet: (id) => void applied.push(id),
+    });
+    device.onConnected(0);
+    device.onMessage(device.topics.propertySet, utf8Encode('{"id":"45","params":{"interval":7,"led":true}}'), 0);
+    device.service(0);
+    assert.deepEqual(applied, [], "interval was not applied either");
+    assert.deepEqual(json(utf8Encode(link.sent[0].payload)), { id: "45", code: 100, msg: "refused: led (no LED on this board)" });
   });
   test("property set that is not JSON is logged; with a readable id it is answered 100", () => {
     const { device, link, logs } = setup({});
