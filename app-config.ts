@@ -9,32 +9,17 @@
 // The OneNET keys are finally parsed by onenet/config.ts, so both agree on every default and limit.
 
 import { ConfigError } from "./onenet/errors";
-import { DEFAULTS as ONENET_DEFAULTS, parseConfig, type OneNetConfig } from "./onenet/config";
+import { DEFAULTS as ONENET_DEFAULTS, parseConfig, type OneNetConfig, type TokenMethod } from "./onenet/config";
 
-export type Method = "md5" | "sha1" | "sha256";
+export type Method = TokenMethod;
 export type LogLevelName = "debug" | "info" | "warn" | "error";
 
-export interface AppConfig {
+/** The app's configuration: the OneNET keys (onenet/config.ts) plus Wi-Fi, LED, I2C and logging. */
+export interface AppConfig extends OneNetConfig {
   /** Wi-Fi network name (1..32 bytes). */
   readonly ssid: string;
   /** Wi-Fi passphrase ("" for an open network). Secret. */
   readonly password: string;
-  /** OneNET product id. */
-  readonly product: string;
-  /** OneNET device name (also the MQTT clientId). */
-  readonly device: string;
-  /** OneNET device key, base64. Secret. */
-  readonly key: string;
-  readonly host: string;
-  readonly port: number;
-  /** Report period in seconds, as configured (a value set from the cloud may override it at run time). */
-  readonly interval: number;
-  /** MQTT keepalive, seconds (OneNET accepts 10..1800). */
-  readonly keepalive: number;
-  /** Token signature method. */
-  readonly method: Method;
-  /** Token expiry, Unix seconds (default: the OneNET module's fixed far-future time). */
-  readonly et: number;
   /** GPIO of the LED driven by the writable `led` property; undefined when there is none. */
   readonly led: number | undefined;
   /** True when the LED lights with the pin low (many boards wire it to 3V3). */
