@@ -9,20 +9,21 @@
 import config from "mc/config";
 import Time from "time";
 import Timer from "timer";
-import { configureLog, debug, describe, error, info, log, parseLevel, secret, warn } from "./log";
-import { configSummary, describeProblems, LIMITS, validateConfig, type AppConfig } from "./app-config";
-import { boardName, VERSION } from "./app-info";
-import { LED_DRIVER, ledState, openLed, setLed } from "./app-led";
-import { CLOCK_SOURCE, clockKnown, syncClock } from "./app-clock";
-import { loadInterval, saveInterval } from "./app-settings";
+import { describe, Log, parseLevel } from "./lib/log";
+import { epochKnown } from "./lib/time";
+import { configSummary, describeProblems, LIMITS, validateConfig, type AppConfig } from "./app/config";
+import { boardName, VERSION } from "./app/info";
+import { CONNACK_HINTS } from "./app/hints";
+import { loadInterval, saveInterval } from "./app/settings";
+import Led from "platform/led";
+import Clock from "platform/clock";
+import i2c from "platform/i2c";
 import WiFiManager from "./drivers/wifi";
 import Sensors from "./drivers/sensors";
-import i2c from "./drivers/i2c-io";
 import Board from "./drivers/board";
 import { PreferenceStorage } from "./mqtt/storage";
 import { OneNetClient } from "./onenet/client";
 import type { ReplyInfo } from "./onenet/device";
-import { CONNACK_HINTS } from "./app-hints";
 
 /** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
 const DEFAULT_SDA = 21;
@@ -30,14 +31,18 @@ const DEFAULT_SCL = 22;
 /** A status line this often (ms), for a monitor attached long after boot. */
 const STATUS_EVERY = 600_000;
 
-configureLog({ ticks: () => Time.ticks });
+const log = new Log({ ticks: () => Time.ticks });
+
+function clockKnown(): boolean {
+  return epochKnown(Date.now());
+}
 
 /** Runs `fn`, logging instead of propagating an exception: the app loop never dies. */
 function guard(area: string, what: string, fn: () => void): void {
   try {
     fn();
   } catch (e) {
-    error(area, what + " failed", { error: describe(e) });
+    log.error(area, what + " failed", { error: describe(e) });
   }
 }
 
@@ -57,6 +62,8 @@ class App {
   readonly wifi: WiFiManager;
   readonly board: Board;
   readonly onenet: OneNetClient;
+  readonly led: Led;
+  readonly clock: Clock;
   sensors: Sensors | undefined;
   interval: number;
   readonly readings: Readings = {};
@@ -69,20 +76,22 @@ class App {
   constructor(cfg: AppConfig) {
     this.cfg = cfg;
 
-    openLed(cfg.led, cfg.ledInvert);
-    const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max);
+    this.led = new Led({ gpio: cfg.led, invert: cfg.ledInvert, log });
+    this.clock = new Clock({ server: cfg.sntp, log });
+    const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max, log);
     this.interval = interval.seconds;
-    info("app", "report interval", { seconds: interval.seconds, source: interval.source });
+    log.info("app", "report interval", { seconds: interval.seconds, source: interval.source });
 
     // Wi-Fi first: joining takes seconds, the rest of boot runs meanwhile.
     this.wifi = new WiFiManager({
       ssid: cfg.ssid,
       password: cfg.password,
+      log,
       onChange: (up) => guard("wifi", "network change", () => this.onNetwork(up)),
     });
 
     guard("sensors", "detect", () => {
-      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: i2c });
+      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: i2c, log });
       sensors.detect();
       this.sensors = sensors;
     });
@@ -113,28 +122,28 @@ class App {
 
   onNetwork(up: boolean): void {
     if (up) {
-      info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
+      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
       this.onenet.networkUp();
       if (!this.clockTried || !clockKnown()) {
         this.clockTried = true;
         this.syncTime();
       }
     } else {
-      warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
+      log.warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
       this.onenet.networkDown();
     }
   }
 
   /** Asks for the time (SNTP on the board); tried again from status() while the clock is unknown. */
   syncTime(): void {
-    syncClock((ok) => {
-      if (!ok && !clockKnown()) warn("time", "clock unknown: reports go without time");
+    this.clock.sync((ok) => {
+      if (!ok && !clockKnown()) log.warn("time", "clock unknown: reports go without time");
     });
   }
 
   onOnline(online: boolean): void {
     if (!online) {
-      warn("app", "offline, reports wait in the outbox", { outbox: this.onenet.mqtt.outbox.length });
+      log.warn("app", "offline, reports wait in the outbox", { outbox: this.onenet.mqtt.outbox.length });
       return;
     }
     if (!this.everConnected) {
@@ -147,11 +156,11 @@ class App {
   }
 
   onRefused(code: number, reason: string): void {
-    error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
+    log.error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
   }
 
   onReply(reply: ReplyInfo): void {
-    if (reply.code !== 200) warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+    if (reply.code !== 200) log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
   }
 
   /** What the board can apply, asked before any property of a cloud set changes (all or nothing). */
@@ -170,7 +179,7 @@ class App {
     }
     if (identifier === "led") {
       if (typeof value !== "boolean") return "led must be true or false";
-      if (!setLed(value)) return "no LED on this board (config led)";
+      if (!this.led.set(value)) return "no LED on this board (config led)";
       return true;
     }
     return `${identifier} is not writable`;
@@ -178,14 +187,14 @@ class App {
 
   onGet(identifier: string): unknown {
     if (identifier === "interval") return this.interval;
-    if (identifier === "led") return ledState();
+    if (identifier === "led") return this.led.lit;
     return undefined;
   }
 
   setInterval(seconds: number): void {
     if (seconds === this.interval) return;
-    const saved = saveInterval(seconds, this.cfg.interval);
-    info("app", "report interval changed", { seconds, was: this.interval, persisted: saved });
+    const saved = saveInterval(seconds, this.cfg.interval, log);
+    log.info("app", "report interval changed", { seconds, was: this.interval, persisted: saved });
     this.interval = seconds;
     Timer.schedule(this.reportTimer, seconds * 1000, seconds * 1000);
   }
@@ -199,11 +208,11 @@ class App {
       id = this.onenet.report(r);
     } catch (e) {
       this.dropped++;
-      warn("app", "report not queued", { error: describe(e), dropped: this.dropped });
+      log.warn("app", "report not queued", { error: describe(e), dropped: this.dropped });
       return;
     }
     this.reports++;
-    info("app", "report", {
+    log.info("app", "report", {
       id, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
       online: this.onenet.online, queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length,
     });
@@ -212,7 +221,7 @@ class App {
   status(): void {
     if (this.wifi.up && !clockKnown()) this.syncTime();
     const s = this.onenet.device.stats;
-    info("app", "status", {
+    log.info("app", "status", {
       wifi: this.wifi.status, mqtt: this.onenet.mqtt.connected ? "connected" : "down", reports: this.reports,
       sent: s.sent, replies: s.replies, refused: s.refusedByPlatform, missing: s.missingReplies,
       queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length, interval: this.interval,
@@ -223,28 +232,28 @@ class App {
 /** Boot stopped: say so now and again every minute (for a monitor attached later); nothing else runs. */
 function idle(reason: string): void {
   Timer.repeat(() => {
-    error("app", "boot stopped, idle", { reason });
+    log.error("app", "boot stopped, idle", { reason });
   }, 60_000);
 }
 
 function boot(): void {
-  info("app", "boot", { version: VERSION, board: boardName(), gpio: LED_DRIVER, clock: CLOCK_SOURCE });
+  log.info("app", "boot", { version: VERSION, board: boardName(), gpio: Led.driver, clock: Clock.source });
   const checked = validateConfig(config);
   if (!checked.ok) {
-    error("config", "boot stopped, fix these keys and rebuild: " + describeProblems(checked.problems));
+    log.error("config", "boot stopped, fix these keys and rebuild: " + describeProblems(checked.problems));
     idle("config");
     return;
   }
   const cfg = checked.config;
-  secret(cfg.password);
-  secret(cfg.key);
+  log.secret(cfg.password);
+  log.secret(cfg.key);
   const level = parseLevel(cfg.loglevel);
-  if (level) configureLog({ level });
-  info("config", "ok", configSummary(cfg));
+  if (level) log.level = level;
+  log.info("config", "ok", configSummary(cfg));
   try {
     new App(cfg);
   } catch (e) {
-    error("app", "boot failed, idle", { error: describe(e) });
+    log.error("app", "boot failed, idle", { error: describe(e) });
     idle("boot");
   }
 }

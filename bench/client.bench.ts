@@ -8,15 +8,15 @@
 import mqtt from "mqtt";
 import type { Report } from "./run.ts";
 import { startMosquitto, type Mosquitto } from "../test/helpers/mosquitto.ts";
-import { XsLane } from "../sim/xs-lane.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
 
 const PAYLOAD = new Uint8Array(100).fill(0x61);
 const TOPIC = "bench/$dev/thing/property/post";
 
 export default async function bench(report: Report): Promise<void> {
   // The firmware client imports Moddable specifiers: install the Node lane first.
-  await import("../sim/register.ts");
-  const { nodeLane } = await import("../sim/node-lane.ts");
+  await import("../tools/sim/register.ts");
+  const { nodeLane } = await import("../tools/sim/node-lane.ts");
   const { MqttClient } = await import("../mqtt/client.ts");
   nodeLane.useRealClock();
   const broker = await startMosquitto();

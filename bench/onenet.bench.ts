@@ -8,7 +8,7 @@
 // - xs.onenet.set.handle: a property set parsed, checked against the model, applied, reply queued.
 // - xs.onenet.slots.after1000: live heap slots (after a full GC) once 1,000 report -> send -> reply
 //   cycles have run, against the same after 10 cycles (anchor): the profile must not grow.
-import { XsLane } from "../sim/xs-lane.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
 import type { Report } from "./run.ts";
 
 const K = 50;
@@ -19,7 +19,7 @@ export default async function bench(report: Report): Promise<void> {
     import { propertyPost } from "./onenet/payload";
     import { OneNetDevice } from "./onenet/device";
     import { parseConfig } from "./onenet/config";
-    import { utf8Encode } from "./mqtt/utf8";
+    import { utf8Encode } from "./lib/utf8";
     import { Digest } from "crypt";
     const key = "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=";
     const opts = { product: "EJyXIoGn8p", device: "test", key, et: 2145916800, method: "sha256" };

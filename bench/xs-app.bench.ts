@@ -2,10 +2,10 @@
 // 1,000 reports, against the local OneNET emulator, on a virtual clock (device and emulator advanced
 // in lockstep) so the run is the same every time. Slots are counted by xsnap after a full GC.
 // Anchor for xs.app.slots.after1000 is xs.app.slots.boot (ratio - 1 = growth; the issue asks <= 1 %).
-import { XsLane } from "../sim/xs-lane.ts";
-import { VIRTUAL_EPOCH } from "../sim/clock.ts";
-import { DEMO } from "../sim/start.ts";
-import { startEmulator, VirtualClock as EmulatorClock } from "../emulator/index.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
+import { VIRTUAL_EPOCH } from "../tools/sim/clock.ts";
+import { DEMO } from "../tools/sim/start.ts";
+import { startEmulator, VirtualClock as EmulatorClock } from "../tools/emulator/index.ts";
 import type { Report } from "./run.ts";
 
 const REPORTS = 1000;

@@ -4,7 +4,7 @@
 // depend on machine load. Per-op cost = (crank running the op K times - crank running an empty loop
 // K times) / K, so the crank's fixed overhead is not counted. Anchor: the cost of copying the
 // 120-byte payload into a new Uint8Array in the same engine (a floor any encoder pays).
-import { XsLane } from "../sim/xs-lane.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
 import type { Report } from "./run.ts";
 
 export const TOPIC = "$sys/AbCdEf1234/device-001/thing/property/post";
@@ -25,7 +25,7 @@ export default async function bench(report: Report): Promise<void> {
   if (json.length !== 120) throw new Error("payload must be 120 bytes");
   const entryCode = `
     import { encode, Decoder } from "./mqtt/codec";
-    import { utf8Encode } from "./mqtt/utf8";
+    import { utf8Encode } from "./lib/utf8";
     const payload = utf8Encode(${JSON.stringify(json)});
     const packet = { cmd: "publish", topic: ${JSON.stringify(TOPIC)}, payload, qos: 1, messageId: 1 };
     const wire = encode(packet);

@@ -20,7 +20,7 @@ import AHT20, { AHT20_ADDRESS } from "./aht20";
 import SHT3x from "./sht3x";
 import BMP280 from "./bmp280";
 import { closeDevice, SensorError, type I2CClass, type I2CDevice, type Sample, type Sensor, type SensorOptions } from "./sensor";
-import { debug, info, warn } from "../log";
+import { describe, SILENT, type Logger } from "../lib/log";
 
 export type SensorKind = "aht20" | "sht3x" | "bmp280";
 
@@ -32,6 +32,8 @@ export interface SensorReadings {
 }
 
 export interface SensorsOptions {
+  /** Where the driver logs (default: nowhere). */
+  log?: Logger;
   /** I2C data (SDA) and clock (SCL) pins (config `sda`, `scl`); absent: the board default. */
   data?: number;
   clock?: number;
@@ -111,8 +113,10 @@ export default class Sensors {
   readonly #rejected: number[] = [];
   readonly #rescanEvery: number;
   #reads = 0;
+  readonly #log: Logger;
 
   constructor(options: SensorsOptions) {
+    this.#log = options.log ?? SILENT;
     const pins = defaultI2CPins();
     const data = options.data ?? pins.data;
     const clock = options.clock ?? pins.clock;
@@ -139,14 +143,14 @@ export default class Sensors {
     this.#rejected.length = 0;
     const options = this.#options;
     if (!options) {
-      warn("sensors", "no I2C on this build; reporting board data only");
+      this.#log.log("WARN", "sensors", "no I2C on this build; reporting board data only");
       return [];
     }
     this.#scan(options);
     const names = this.names();
     const sensor = options.sensor;
-    if (names.length) info("sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
-    else warn("sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
+    if (names.length) this.#log.log("INFO", "sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
+    else this.#log.log("WARN", "sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
     return names;
   }
 
@@ -171,7 +175,7 @@ export default class Sensors {
       } catch (error) {
         // Something else lives there (e.g. a touch controller at 0x38): remember, do not retry.
         this.#rejected.push(address);
-        warn("sensors", "device answers but is not usable", { address: hex(address), as: candidate.kind, error: describe(error) });
+        this.#log.log("WARN", "sensors", "device answers but is not usable", { address: hex(address), as: candidate.kind, error: describe(error) });
         continue;
       }
       sensors.push({ kind: candidate.kind, address, rank, roles: [], options: own, driver, failures: 0, lastFault: undefined, samples: 0 });
@@ -201,7 +205,7 @@ export default class Sensors {
     delete into.press;
     const options = this.#options;
     if (options && this.#rescanEvery > 0 && ++this.#reads % this.#rescanEvery === 0 && this.#scan(options) > 0) {
-      info("sensors", "found after boot", { sensors: this.names().join(",") });
+      this.#log.log("INFO", "sensors", "found after boot", { sensors: this.names().join(",") });
     }
     const sensors = this.#sensors;
     for (let i = 0; i < sensors.length; i++) {
@@ -258,7 +262,7 @@ export default class Sensors {
     try {
       if (!s.driver) s.driver = open(s.kind, s.options);
       const sample = s.driver.sample();
-      if (s.failures > 0) info("sensors", "recovered", { sensor: s.kind, address: hex(s.address), failures: s.failures });
+      if (s.failures > 0) this.#log.log("INFO", "sensors", "recovered", { sensor: s.kind, address: hex(s.address), failures: s.failures });
       s.failures = 0;
       s.lastFault = undefined;
       s.samples++;
@@ -268,8 +272,8 @@ export default class Sensors {
       s.failures++;
       const fields = { sensor: s.kind, address: hex(s.address), fault, failures: s.failures, error: describe(error) };
       // One warning per change of fault; repeats go to DEBUG so a dead sensor does not flood the log.
-      if (s.lastFault !== fault) warn("sensors", "sample failed; properties omitted", fields);
-      else debug("sensors", "sample failed again", fields);
+      if (s.lastFault !== fault) this.#log.log("WARN", "sensors", "sample failed; properties omitted", fields);
+      else this.#log.log("DEBUG", "sensors", "sample failed again", fields);
       s.lastFault = fault;
       if (fault === "io" || fault === "error" || s.failures >= this.#reopenAfter) {
         s.driver?.close();
@@ -284,8 +288,4 @@ function open(kind: SensorKind, options: SensorOptions): Sensor {
   if (kind === "aht20") return new AHT20(options);
   if (kind === "sht3x") return new SHT3x(options);
   return new BMP280(options);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

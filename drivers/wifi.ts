@@ -13,12 +13,14 @@
 import WiFi from "wifi";
 import Net from "net";
 import Timer from "timer";
-import { info, warn } from "../log";
+import { SILENT, type Logger } from "../lib/log";
 
 export type WiFiStatus = "stopped" | "connecting" | "associated" | "up" | "waiting";
 export type WiFiListener = (up: boolean) => void;
 
 export interface WiFiManagerOptions {
+  /** Where the driver logs (default: nowhere). */
+  log?: Logger;
   ssid: string;
   /** Absent or empty for an open network. Never logged. */
   password?: string;
@@ -58,12 +60,14 @@ export default class WiFiManager {
   #attempts = 0;
   #downs = 0;
   #lastDelay = 0;
+  readonly #log: Logger;
   readonly #onTimer = () => this.#fire();
   readonly #onEvent = (message: string, value?: number) => this.#event(message, value);
 
   constructor(options: WiFiManagerOptions) {
     if (typeof options?.ssid !== "string" || options.ssid.length === 0) throw new TypeError("wifi: ssid is required");
     this.ssid = options.ssid;
+    this.#log = options.log ?? SILENT;
     this.#password = options.password ? options.password : undefined;
     this.#minBackoff = positive("minBackoff", options.minBackoff, 1000);
     this.#maxBackoff = Math.max(this.#minBackoff, positive("maxBackoff", options.maxBackoff, 60_000));
@@ -135,19 +139,19 @@ export default class WiFiManager {
     this.#wifi?.close();
     this.#wifi = undefined;
     WiFi.disconnect();
-    info("wifi", "stopped");
+    this.#log.log("INFO", "wifi", "stopped");
     if (wasUp) this.#tell(false);
   }
 
   #attempt(): void {
     this.#attempts++;
     this.#status = "connecting";
-    info("wifi", "connecting", { ssid: this.ssid, attempt: this.#attempts });
+    this.#log.log("INFO", "wifi", "connecting", { ssid: this.ssid, attempt: this.#attempts });
     this.#arm(Pending.Timeout, this.#attemptTimeout);
     try {
       WiFi.connect(this.#password === undefined ? { ssid: this.ssid } : { ssid: this.ssid, password: this.#password });
     } catch (error) {
-      warn("wifi", "connect refused", { error: error instanceof Error ? error.message : String(error) });
+      this.#log.log("WARN", "wifi", "connect refused", { error: error instanceof Error ? error.message : String(error) });
       this.#retry();
     }
   }
@@ -159,7 +163,7 @@ export default class WiFiManager {
       case "connect":
         if (status === "connecting") {
           this.#status = "associated";
-          info("wifi", "associated", { ssid: this.ssid });
+          this.#log.log("INFO", "wifi", "associated", { ssid: this.ssid });
         }
         break;
       case "gotIP":
@@ -167,22 +171,22 @@ export default class WiFiManager {
         this.#cancel();
         this.#status = "up";
         this.#failures = 0;
-        info("wifi", "up", { ip: Net.get("IP") as string | undefined, rssi: Net.get("RSSI") as number | undefined });
+        this.#log.log("INFO", "wifi", "up", { ip: Net.get("IP") as string | undefined, rssi: Net.get("RSSI") as number | undefined });
         this.#tell(true);
         break;
       case "lostIP":
         if (status !== "up") break;
         this.#status = "associated";
         this.#downs++;
-        warn("wifi", "lost IP address");
+        this.#log.log("WARN", "wifi", "lost IP address");
         // Still associated: give DHCP a chance to renew before forcing a rejoin.
         this.#arm(Pending.Timeout, this.#attemptTimeout);
         this.#tell(false);
         break;
       case "disconnect":
         if (status === "waiting") break; // the end of a link we dropped ourselves
-        if (value === -1) warn("wifi", "password rejected", { ssid: this.ssid });
-        else warn("wifi", status === "up" ? "disconnected" : "join failed", { ssid: this.ssid, reason: value });
+        if (value === -1) this.#log.log("WARN", "wifi", "password rejected", { ssid: this.ssid });
+        else this.#log.log("WARN", "wifi", status === "up" ? "disconnected" : "join failed", { ssid: this.ssid, reason: value });
         if (status === "up") {
           this.#downs++;
           this.#retry();
@@ -201,7 +205,7 @@ export default class WiFiManager {
     this.#timer = undefined;
     if (pending === Pending.Retry) this.#attempt();
     else if (pending === Pending.Timeout) {
-      warn("wifi", "attempt timed out", { ssid: this.ssid, status: this.#status });
+      this.#log.log("WARN", "wifi", "attempt timed out", { ssid: this.ssid, status: this.#status });
       this.#retry();
       WiFi.disconnect();
     }
@@ -214,7 +218,7 @@ export default class WiFiManager {
     this.#failures++;
     const delay = Math.max(1, Math.round(base * (1 + this.#jitter * (2 * this.#next() - 1))));
     this.#lastDelay = delay;
-    info("wifi", "retry scheduled", { in_ms: delay });
+    this.#log.log("INFO", "wifi", "retry scheduled", { in_ms: delay });
     this.#arm(Pending.Retry, delay);
   }
 
@@ -236,7 +240,7 @@ export default class WiFiManager {
       try {
         listeners[i](up);
       } catch (error) {
-        warn("wifi", "listener failed", { error: error instanceof Error ? error.message : String(error) });
+        this.#log.log("WARN", "wifi", "listener failed", { error: error instanceof Error ? error.message : String(error) });
       }
     }
   }

@@ -22,15 +22,12 @@ import { Decoder, encode, ProtocolError } from "./codec";
 import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
 import { Outbox, type OutboxStorage } from "./outbox";
-import { utf8Encode } from "./utf8";
+import { utf8Encode } from "../lib/utf8";
+import { SILENT, type Fields, type Level, type Logger } from "../lib/log";
 
 export { MqttUsageError } from "./session";
 export type { QoS, PublishPacket, Subscription, GrantedQoS } from "./packets";
 
-/** Levels and call shape of the app's logger (log.ts: `log(level, area, message, fields)`). */
-export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
-export type LogFields = { readonly [name: string]: string | number | boolean | undefined | null };
-export type LogHook = (level: LogLevel, area: string, message: string, fields?: LogFields) => void;
 
 export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   /** Broker DNS name (or use `address`). */
@@ -48,8 +45,8 @@ export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   outboxBytes?: number;
   /** Persist the outbox through this storage (see PreferenceStorage in ./storage). */
   storage?: OutboxStorage;
-  /** The app's logger; lines use area "mqtt". */
-  log?: LogHook;
+  /** The app's logger; lines use area "mqtt". Default: silent. */
+  log?: Logger;
   /** Log area (default "mqtt"). */
   area?: string;
 }
@@ -66,7 +63,6 @@ export interface SubscribeOptions {
 type SubscribeCallback = (granted: GrantedQoS[], topics: string[]) => void;
 type UnsubscribeCallback = (topics: string[]) => void;
 
-const LEVELS: { readonly [k: string]: LogLevel } = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
 
 /** Scratch size for coalescing queued packets into one socket write (one lwIP MSS). */
 const SCRATCH = 1436;
@@ -91,7 +87,7 @@ export class MqttClient {
   readonly #address: string | undefined;
   readonly #port: number;
   readonly #maxPacketSize: number | undefined;
-  readonly #logHook: LogHook | undefined;
+  readonly #logger: Logger;
   readonly #area: string;
 
   #socket: Socket | undefined;
@@ -132,7 +128,7 @@ export class MqttClient {
     }
     this.#port = port;
     this.#maxPacketSize = options.maxPacketSize;
-    this.#logHook = options.log;
+    this.#logger = options.log ?? SILENT;
     this.#area = options.area ?? "mqtt";
     const warn = (message: string): void => this.#log("WARN", message);
     this.outbox =
@@ -146,7 +142,7 @@ export class MqttClient {
     this.session = new Session({
       ...options,
       outbox: this.outbox,
-      log: (level, message, fields) => this.#log(LEVELS[level] ?? "INFO", message, fields),
+      log: this.#logger,
     });
     this.#onTimer = () => {
       // A one-shot Moddable timer is freed once its callback returns (modules/base/timer/mc/timer.c
@@ -248,8 +244,8 @@ export class MqttClient {
   // ---------------------------------------------------------------------------------------------
   // Plumbing
 
-  #log(level: LogLevel, message: string, fields?: LogFields): void {
-    this.#logHook?.(level, this.#area, message, fields);
+  #log(level: Level, message: string, fields?: Fields): void {
+    this.#logger.log(level, this.#area, message, fields);
   }
 
   /** Moves everything the session produced: packets to the socket, events to the host and app. */

@@ -15,7 +15,7 @@ import type {
   Subscription,
   Will,
 } from "./packets";
-import { utf8Decode, utf8Length, utf8Write } from "./utf8";
+import { utf8Decode, utf8Length, utf8Write } from "../lib/utf8";
 
 export type * from "./packets";
 

@@ -7,7 +7,7 @@
 // Messages already handed to the broker (in flight) are never evicted.
 
 import type { QoS } from "./packets";
-import { utf8Decode, utf8Length, utf8Write } from "./utf8";
+import { utf8Decode, utf8Length, utf8Write } from "../lib/utf8";
 
 /** Slot storage: one record per slot, values are whole ArrayBuffers. */
 export interface OutboxStorage {

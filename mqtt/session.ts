@@ -19,7 +19,8 @@ import type {
   Will,
 } from "./packets";
 import { Outbox, QUEUED, RELEASED, SENT, type OutboxEntry } from "./outbox";
-import { utf8Encode, utf8Length } from "./utf8";
+import { utf8Encode, utf8Length } from "../lib/utf8";
+import { SILENT, type Logger } from "../lib/log";
 
 /** Bad local input (options, API arguments): the message names the field. */
 export class MqttUsageError extends Error {
@@ -54,14 +55,12 @@ export interface SessionOptions {
   outbox?: Outbox;
   /** Most topic filters per SUBSCRIBE when restoring subscriptions (default 8, OneNET's limit). */
   subscribeBatch?: number;
-  /** Log sink: level, message, and key=value fields. */
-  log?: SessionLog;
+  /** The app's logger; session lines use area "mqtt". Default: silent. */
+  log?: Logger;
   /** First packet identifier to try (1..65535, default 1). For tests of the wrap. */
   firstPacketId?: number;
 }
 
-export type SessionLogFields = { readonly [name: string]: string | number | boolean | undefined };
-export type SessionLog = (level: "debug" | "info" | "warn" | "error", message: string, fields?: SessionLogFields) => void;
 
 export type SessionEvent =
   /** Host: open the transport now, then call transportUp(now) or transportDown(now, reason). */
@@ -124,7 +123,7 @@ export class Session {
   #refusedMax: number;
   #random: () => number;
   #subscribeBatch: number;
-  #log: SessionLog | undefined;
+  readonly #log: Logger;
 
   #state: SessionState = "idle";
   #networkUp = true;
@@ -191,11 +190,11 @@ export class Session {
     this.#refusedMax = positive(options.refusedMax ?? 600000, "refusedMax");
     this.#random = options.random ?? Math.random;
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
-    this.#log = options.log;
+    this.#log = options.log ?? SILENT;
     this.outbox = options.outbox ?? new Outbox();
-    if (!this.outbox.warn && this.#log) {
+    if (!this.outbox.warn) {
       const log = this.#log;
-      this.outbox.warn = (m) => log("warn", m);
+      this.outbox.warn = (m) => log.log("WARN", "mqtt", m);
     }
     const first = options.firstPacketId ?? 1;
     if (!(first >= 1 && first <= 65535)) throw new MqttUsageError("firstPacketId must be 1..65535");
@@ -508,7 +507,7 @@ export class Session {
   }
 
   #violation(now: number, reason: string): void {
-    this.#log?.("error", "broker violated the protocol, closing", { reason });
+    this.#log.log("ERROR", "mqtt", "broker violated the protocol, closing", { reason });
     this.#lost(now, reason, true);
   }
 
@@ -534,7 +533,7 @@ export class Session {
     delay = Math.round(delay / 2 + (this.#random() * delay) / 2);
     this.#nextBackoff = delay;
     this.#deadline = this.#networkUp ? now + delay : -1;
-    this.#log?.("info", "connection lost, reconnect scheduled", { reason, delay });
+    this.#log.log("INFO", "mqtt", "connection lost, reconnect scheduled", { reason, delay });
   }
 
   /** Forget what belonged to the connection: ids of requests, ping state. Messages stay. */
@@ -554,7 +553,7 @@ export class Session {
     if (returnCode !== 0) {
       const reason = `CONNACK refused code=${returnCode} (${CONNACK_REASONS[returnCode] ?? "unknown"})`;
       this.#event({ type: "refused", returnCode, reason });
-      this.#log?.("error", "connection refused", { code: returnCode, reason: CONNACK_REASONS[returnCode] ?? "unknown" });
+      this.#log.log("ERROR", "mqtt", "connection refused", { code: returnCode, reason: CONNACK_REASONS[returnCode] ?? "unknown" });
       // Server unavailable is worth a normal retry; the others will not fix themselves soon.
       this.#lost(now, reason, true, returnCode !== 3);
       return;
@@ -622,7 +621,7 @@ export class Session {
         // PUBREC came: the broker owns this QoS 2 message; publishing it again could deliver it twice
         // [MQTT-4.3.3-1]. Without the broker's session there is nothing to release: it is done.
         this.outbox.removeAt(i);
-        this.#log?.("info", "QoS 2 message past PUBREC counted delivered after session loss", { seq: e.seq });
+        this.#log.log("INFO", "mqtt", "QoS 2 message past PUBREC counted delivered after session loss", { seq: e.seq });
         this.#event({ type: "delivered", seq: e.seq, qos: 2 });
         continue;
       }
@@ -665,7 +664,7 @@ export class Session {
       count++;
       if (batch.topics.length >= this.#subscribeBatch) batch = undefined;
     }
-    if (count) this.#log?.("info", "restoring subscriptions", { count });
+    if (count) this.#log.log("INFO", "mqtt", "restoring subscriptions", { count });
     // Restored subscriptions first, in the order they were made; then the app's waiting requests.
     this.#requests = restore.concat(requests);
     for (const r of this.#requests) this.#sendRequest(r, now);
@@ -674,7 +673,7 @@ export class Session {
   #sendRequest(request: Request, now: number): void {
     const id = this.#allocateId(request);
     if (id === 0) {
-      this.#log?.("warn", "no free packet identifier, request waits");
+      this.#log.log("WARN", "mqtt", "no free packet identifier, request waits");
       return;
     }
     request.messageId = id;
@@ -729,7 +728,7 @@ export class Session {
     const owner = this.#ids.get(messageId);
     const expected = qos === 1 ? SENT : RELEASED;
     if (!owner || !("seq" in owner) || owner.qos !== qos || owner.state !== expected) {
-      this.#log?.("warn", `${qos === 1 ? "PUBACK" : "PUBCOMP"} for an unknown packet id ignored`, { id: messageId });
+      this.#log.log("WARN", "mqtt", `${qos === 1 ? "PUBACK" : "PUBCOMP"} for an unknown packet id ignored`, { id: messageId });
       return;
     }
     this.#ids.delete(messageId);
@@ -746,7 +745,7 @@ export class Session {
   #pubrec(messageId: number, now: number): void {
     const owner = this.#ids.get(messageId);
     if (!owner || !("seq" in owner) || owner.qos !== 2) {
-      this.#log?.("warn", "PUBREC for an unknown packet id ignored", { id: messageId });
+      this.#log.log("WARN", "mqtt", "PUBREC for an unknown packet id ignored", { id: messageId });
       return;
     }
     if (owner.state === SENT) {
@@ -787,7 +786,7 @@ export class Session {
   #suback(messageId: number, granted: GrantedQoS[], now: number): void {
     const request = this.#takeRequest(messageId, "subscribe");
     if (!request) {
-      this.#log?.("warn", "SUBACK for an unknown packet id ignored", { id: messageId });
+      this.#log.log("WARN", "mqtt", "SUBACK for an unknown packet id ignored", { id: messageId });
       return;
     }
     if (granted.length !== request.topics.length) {
@@ -796,7 +795,7 @@ export class Session {
     }
     for (let i = 0; i < granted.length; i++) {
       if (granted[i] === 0x80) {
-        this.#log?.("warn", "subscription refused by the broker", { topic: request.topics[i] });
+        this.#log.log("WARN", "mqtt", "subscription refused by the broker", { topic: request.topics[i] });
         if (this.#subs.get(request.topics[i]) === request.qos[i]) this.#subs.delete(request.topics[i]);
       }
     }
@@ -808,7 +807,7 @@ export class Session {
   #unsuback(messageId: number, _now: number): void {
     const request = this.#takeRequest(messageId, "unsubscribe");
     if (!request) {
-      this.#log?.("warn", "UNSUBACK for an unknown packet id ignored", { id: messageId });
+      this.#log.log("WARN", "mqtt", "UNSUBACK for an unknown packet id ignored", { id: messageId });
       return;
     }
     this.#event({ type: "unsuback", token: request.token, topics: request.topics });

@@ -12,13 +12,14 @@
 import Timer from "timer";
 import Time from "time";
 import { MqttClient } from "../mqtt/client";
-import type { ClientOptions, LogHook } from "../mqtt/client";
+import type { ClientOptions } from "../mqtt/client";
+import type { Logger } from "../lib/log";
 import { OneNetDevice } from "./device";
-import type { LogLevel, OneNetDeviceOptions, OneNetLink } from "./device";
+import type { OneNetDeviceOptions, OneNetLink } from "./device";
 
 export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | "log"> {
-  /** The app's logger (log.ts shape); OneNET lines use area "onenet", MQTT lines "mqtt". */
-  readonly log?: LogHook;
+  /** The app's logger; OneNET lines use area "onenet", MQTT lines "mqtt". */
+  readonly log?: Logger;
   /** MQTT client settings other than the login (outbox size, storage, backoff, maxInflight, …). */
   readonly mqtt?: Omit<ClientOptions, "host" | "address" | "port" | "clientId" | "username" | "password" | "clean" | "keepalive" | "will" | "log">;
   /** Messages on topics the profile does not handle (e.g. thing/service/…/invoke). */
@@ -58,7 +59,7 @@ export class OneNetClient {
     this.device = new OneNetDevice({
       ...options,
       link,
-      log: log ? (level: LogLevel, message: string) => log(level, "onenet", message) : undefined,
+      log,
     });
     const login = this.device.connectOptions();
     client = new MqttClient({
@@ -94,7 +95,7 @@ export class OneNetClient {
       else options.onOtherMessage?.(topic, payload);
     };
     client.onRefused = (code, reason) => {
-      log?.("ERROR", "onenet", `login refused code=${code} (${reason}): ${refusalHint(code)}`);
+      log?.log("ERROR", "onenet", `login refused code=${code} (${reason}): ${refusalHint(code)}`);
     };
     client.onDrain = () => this.#service();
   }

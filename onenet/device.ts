@@ -29,7 +29,8 @@ import {
 import type { Reply } from "./payload";
 import { token } from "./token";
 import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
-import { utf8Encode } from "../mqtt/utf8";
+import { utf8Encode } from "../lib/utf8";
+import type { Level, Logger } from "../lib/log";
 
 /** What the profile needs from the MQTT client. */
 export interface OneNetLink {
@@ -41,7 +42,6 @@ export interface OneNetLink {
   readonly restoresSubscriptions?: boolean;
 }
 
-export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
 export interface ReplyInfo extends Reply {
   readonly kind: "property" | "event";
@@ -69,8 +69,8 @@ export interface OneNetDeviceOptions {
   readonly onReply?: (reply: ReplyInfo) => void;
   /** Wall-clock time in ms when known, else undefined (then posts carry no `time`). */
   readonly epochMs?: () => number | undefined;
-  /** One log line (no secrets are ever passed). Default: trace(`<now> <LEVEL> onenet: <message>`). */
-  readonly log?: (level: LogLevel, message: string) => void;
+  /** The app's logger; lines use area "onenet" (no secrets are ever passed). Default: silent. */
+  readonly log?: Logger;
   /** Messages waiting for their uplink slot; beyond this report() refuses (throws). Default 32. */
   readonly queueLimit?: number;
   /** Minimum gap between two uplink messages, ms (platform: 1 message/s). Default 1000. */
@@ -374,9 +374,8 @@ export class OneNetDevice {
     return (this.#options.epochMs ?? defaultEpoch)();
   }
 
-  #log(level: LogLevel, message: string): void {
-    if (this.#options.log) this.#options.log(level, message);
-    else trace(`${Math.floor(this.#now)} ${level} onenet: ${message}`);
+  #log(level: Level, message: string): void {
+    this.#options.log?.log(level, "onenet", message);
   }
 
   #queueReply(topic: string, payload: Uint8Array): void {

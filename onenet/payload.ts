@@ -2,7 +2,7 @@
 // wrapper and `time` in ms, event post, set/get replies) and what it receives (post replies, property
 // set, property get). UTF-8 through mqtt/utf8 (no TextEncoder on the board).
 
-import { utf8Decode, utf8Encode, utf8Length, utf8Write } from "../mqtt/utf8";
+import { utf8Decode, utf8Encode, utf8Length, utf8Write } from "../lib/utf8";
 import { OneNetError, PayloadError } from "./errors";
 
 export const ONEJSON_VERSION = "1.0";

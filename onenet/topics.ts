@@ -2,7 +2,7 @@
 // (strings, and UTF-8 bytes for clients that take pre-encoded topics). Downlink topics are recognised
 // by string equality, with no per-message allocation.
 
-import { utf8Encode } from "../mqtt/utf8";
+import { utf8Encode } from "../lib/utf8";
 
 /** What a downlink topic is (plain numbers: no enum, so any TS-stripping tool compiles this file). */
 export type Downlink = 0 | 1 | 2 | 3 | 4;

@@ -7,13 +7,11 @@ import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  configureLog, describe, error, formatLine, info, isSecretName, log, mask, MASK, parseLevel, resetLog, secret, warn,
-} from "../log.ts";
-import { configSummary, describeProblems, toInteger, validateConfig, DEFAULTS, type AppConfig } from "../app-config.ts";
+import { describe, formatLine, isSecretName, Log, mask, MASK, parseLevel } from "../lib/log.ts";
+import { configSummary, describeProblems, toInteger, validateConfig, DEFAULTS, type AppConfig } from "../app/config.ts";
 import { DEFAULT_ET } from "../onenet/config.ts";
-import { VERSION } from "../app-info.ts";
-import { CONNACK_HINTS } from "../app-hints.ts";
+import { VERSION } from "../app/info.ts";
+import { CONNACK_HINTS } from "../app/hints.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const LINE = /^\d+ (DEBUG|INFO|WARN|ERROR) [a-z][a-z0-9-]*: \S.*$/;
@@ -28,19 +26,19 @@ const GOOD = {
 
 let lines: string[] = [];
 let now = 0;
+let logger: Log;
 beforeEach(() => {
-  resetLog();
   lines = [];
   now = 0;
-  configureLog({ write: (l) => lines.push(l), ticks: () => now });
+  logger = new Log({ write: (l) => lines.push(l), ticks: () => now });
 });
 
 test("log line format: `<uptime ms> <LEVEL> <area>: message key=value …`, one line per event", () => {
   now = 1234.7;
-  info("wifi", "up", { ip: "192.168.4.2", rssi: -58 });
+  logger.info("wifi", "up", { ip: "192.168.4.2", rssi: -58 });
   now = 2000;
-  warn("mqtt", "connection closed", { reason: "peer closed", queued: 0 });
-  error("app", "line\nbreak", { ok: false, missing: undefined, nil: null });
+  logger.warn("mqtt", "connection closed", { reason: "peer closed", queued: 0 });
+  logger.error("app", "line\nbreak", { ok: false, missing: undefined, nil: null });
   assert.deepEqual(lines, [
     "1234 INFO wifi: up ip=192.168.4.2 rssi=-58",
     '2000 WARN mqtt: connection closed reason="peer closed" queued=0',
@@ -59,24 +57,24 @@ test("secret field names are always masked, whatever the value", () => {
     assert.ok(isSecretName(name), name);
   }
   for (const name of ["keepalive", "monkey", "signal", "rssi", "method", "keys", "topic"]) assert.ok(!isSecretName(name), name);
-  info("config", "ok", { ssid: "home", password: GOOD.password, key: GOOD.key, deviceKey: "abc" });
+  logger.info("config", "ok", { ssid: "home", password: GOOD.password, key: GOOD.key, deviceKey: "abc" });
   assert.equal(lines[0], `0 INFO config: ok ssid=home password=${MASK} key=${MASK} deviceKey=${MASK}`);
 });
 
 test("registered secrets are blanked anywhere in a line, message text included", () => {
-  secret(GOOD.key);
-  secret(GOOD.password);
-  secret("abc"); // too short to register: would garble ordinary text
-  info("mqtt", `token for ${GOOD.key} with wifi ${GOOD.password}`, { note: `x${GOOD.password}y`, abc: "abc" });
+  logger.secret(GOOD.key);
+  logger.secret(GOOD.password);
+  logger.secret("abc"); // too short to register: would garble ordinary text
+  logger.info("mqtt", `token for ${GOOD.key} with wifi ${GOOD.password}`, { note: `x${GOOD.password}y`, abc: "abc" });
   assert.equal(lines[0], `0 INFO mqtt: token for ${MASK} with wifi ${MASK} note=x${MASK}y abc=abc`);
   assert.ok(!lines[0].includes(GOOD.key) && !lines[0].includes(GOOD.password));
 });
 
 test("level filter, parseLevel, mask(), describe(), and a throwing sink never reaches the caller", () => {
-  configureLog({ level: "WARN" });
-  info("a", "hidden");
-  warn("a", "shown");
-  log("DEBUG", "a", "hidden");
+  logger.level = "WARN";
+  logger.info("a", "hidden");
+  logger.warn("a", "shown");
+  logger.log("DEBUG", "a", "hidden");
   assert.deepEqual(lines, ["0 WARN a: shown"]);
   assert.equal(parseLevel("debug"), "DEBUG");
   assert.equal(parseLevel("Warn"), "WARN");
@@ -85,8 +83,8 @@ test("level filter, parseLevel, mask(), describe(), and a throwing sink never re
   assert.equal(mask(""), "(empty)");
   assert.equal(describe(new RangeError("bad")), "RangeError: bad");
   assert.equal(describe("plain"), "plain");
-  configureLog({ write: () => { throw new Error("serial gone"); } });
-  assert.doesNotThrow(() => error("a", "still fine"));
+  const broken = new Log({ write: () => { throw new Error("serial gone"); } });
+  assert.doesNotThrow(() => broken.error("a", "still fine"));
 });
 
 test("a complete config validates, with the documented defaults", () => {
@@ -159,7 +157,7 @@ test("a rule only onenet/config.ts knows is reported the same way (the two parse
 test("config summary for the boot banner shows no secret once logged", () => {
   const r = validateConfig(GOOD);
   assert.ok(r.ok);
-  info("config", "ok", configSummary(r.config));
+  logger.info("config", "ok", configSummary(r.config));
   assert.ok(!lines[0].includes(GOOD.password) && !lines[0].includes(GOOD.key));
   assert.match(lines[0], /ssid=home-net password=\*\*\* open=false product=EJyXIoGn8p device=test key=\*\*\* /);
 });
@@ -171,14 +169,3 @@ test("VERSION matches package.json; CONNACK hints cover the refusal codes 1..5 [
   assert.match(CONNACK_HINTS[4], /1106 signature mismatch/);
 });
 
-function exportsOf(file: string): string[] {
-  const src = readFileSync(`${root}${file}`, "utf8");
-  const names = [...src.matchAll(/^export (?:const|function|class|let) ([A-Za-z_]\w*)/gm)].map((m) => m[1]);
-  return names.sort();
-}
-
-test("platform module pairs swapped by manifest.json export the same names", () => {
-  assert.deepEqual(exportsOf("app-led.ts"), exportsOf("app-led-digital.ts"));
-  assert.deepEqual(exportsOf("app-clock.ts"), exportsOf("app-clock-sntp.ts"));
-  assert.deepEqual(exportsOf("app-led.ts"), ["LED_DRIVER", "ledState", "openLed", "setLed"]);
-});

@@ -31,14 +31,16 @@ interface Manifest extends Section {
 const manifest = JSON.parse(readFileSync(`${root}manifest.json`, "utf8")) as Manifest;
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Modules swapped per platform: a file for the board and one for the desktop simulators. */
+/** Platform roles: a file for the board and one for the desktop simulators (platform/types.ts). */
 const PER_PLATFORM: { [specifier: string]: { board: string; desktop: string } } = {
-  "app-led": { board: "./app-led-digital", desktop: "./app-led" },
-  "app-clock": { board: "./app-clock-sntp", desktop: "./app-clock" },
-  "drivers/i2c-io": { board: "./drivers/i2c-io", desktop: "./drivers/i2c-none" },
+  "platform/led": { board: "./platform/esp32/led", desktop: "./platform/sim/led" },
+  "platform/clock": { board: "./platform/esp32/clock", desktop: "./platform/sim/clock" },
+  "platform/i2c": { board: "./platform/esp32/i2c", desktop: "./platform/sim/i2c" },
 };
-const BOARD_SECTIONS = ["esp32", "esp32/*"];
-const DESKTOP_SECTIONS = ["lin", "mac"];
+// mcconfig matches `-p esp32/<board>` to the "esp32" section when there is no "esp32/*" one
+// (tools/mcmanifest.js matchPlatform), so one section serves every ESP32 target; "..." every desktop.
+const BOARD_SECTIONS = ["esp32"];
+const DESKTOP_SECTIONS = ["..."];
 
 /** The project modules main.ts reaches through relative imports, as XS module specifiers. */
 function importGraph(): { modules: Set<string>; bare: Map<string, string> } {
@@ -47,11 +49,17 @@ function importGraph(): { modules: Set<string>; bare: Map<string, string> } {
   const visit = (specifier: string): void => {
     if (modules.has(specifier)) return;
     modules.add(specifier);
-    const source = readFileSync(`${root}${specifier}.ts`, "utf8");
-    for (const m of source.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+"([^"]+)"/gm)) {
-      const target = m[1];
-      if (target.startsWith(".")) visit(posix.normalize(posix.join(posix.dirname(specifier), target)));
-      else bare.set(target, specifier);
+    const role = PER_PLATFORM[specifier];
+    // a platform role: the imports of every file that plays it (type imports are erased)
+    const files = role ? [role.board.slice(2), role.desktop.slice(2)] : [specifier];
+    for (const file of files) {
+      const source = readFileSync(`${root}${file}.ts`, "utf8");
+      for (const m of source.matchAll(/^\s*(?:import|export)\s(?!type\s)[^;]*?\sfrom\s+"([^"]+)"/gm)) {
+        const target = m[1];
+        if (target.startsWith(".")) visit(posix.normalize(posix.join(posix.dirname(specifier), target)));
+        else if (PER_PLATFORM[target]) visit(target);
+        else bare.set(target, file);
+      }
     }
   };
   visit("main");
@@ -91,12 +99,12 @@ test("every project module main.ts imports is in the manifest, for the board and
   }
 });
 
-test("modules swapped per platform: both files type-check with the same exports, and '...' covers other platforms", () => {
-  for (const [specifier, files] of Object.entries(PER_PLATFORM)) {
-    assert.equal(sourceOf(specifier, "..."), files.board.startsWith("./app-") ? `./${specifier}` : files.board, `${specifier} for other platforms`);
-    // a per-platform module must not also be registered at the top level, or the first registration wins
-    assert.ok(!list(manifest.modules?.["*"]).includes(`./${specifier}`), `${specifier} only in platform sections`);
+test("platform roles are mapped only in platform sections, one file per target family", () => {
+  for (const specifier of Object.keys(PER_PLATFORM)) {
+    // a role registered at the top level too would be the first registration, and win
+    assert.ok(!(specifier in (manifest.modules ?? {})), `${specifier} only in platform sections`);
   }
+  assert.deepEqual(Object.keys(manifest.platforms).sort(), [...BOARD_SECTIONS, ...DESKTOP_SECTIONS].sort());
 });
 
 /** Moddable modules the app may import, and the manifest include (or module entry) providing them on esp32. */
@@ -119,11 +127,6 @@ const PROVIDERS: { [specifier: string]: string } = {
 
 test("every Moddable module the firmware imports is provided on esp32 by an include of the manifest", () => {
   const { modules, bare } = importGraph();
-  // the board-only files are not in main's graph (they replace a desktop file): add their imports
-  for (const files of Object.values(PER_PLATFORM)) {
-    const source = readFileSync(`${root}${files.board.slice(2)}.ts`, "utf8");
-    for (const m of source.matchAll(/\sfrom\s+"([^"./][^"]*)"/g)) bare.set(m[1], files.board);
-  }
   const includes = [...list(manifest.include), ...list(manifest.platforms.esp32.include)];
   for (const [specifier, importer] of bare) {
     const provider = PROVIDERS[specifier];
@@ -199,7 +202,7 @@ test("esp32 JS memory: fixed creation within the SDK's default for the board, me
 });
 
 test("config defaults in the manifest agree with app-config.ts", async () => {
-  const { DEFAULTS } = await import("../app-config.ts");
+  const { DEFAULTS } = await import("../app/config.ts");
   const cfg = manifest.config ?? {};
   for (const key of ["host", "port", "interval", "keepalive", "method", "loglevel"] as const) {
     assert.equal(cfg[key], DEFAULTS[key], key);

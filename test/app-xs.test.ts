@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { XsLane } from "../sim/xs-lane.ts";
-import { startEmulator, type Emulator } from "../emulator/index.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
+import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "app-xs-"));
 const lanes: XsLane[] = [];

@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { nodeLane } from "../sim/node-lane.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
 import { Outbox } from "../mqtt/outbox.ts";
 import { Decoder } from "../mqtt/codec.ts";
@@ -15,6 +15,7 @@ import { PreferenceStorage } from "../mqtt/storage.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
 import { until, sleep } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
 
@@ -49,7 +50,7 @@ function device(options: Partial<ClientOptions>, logs: string[]): MqttClient {
     maxInflight: 32,
     outboxMessages: 400,
     outboxBytes: 200_000,
-    log: (level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`),
+    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
     ...options,
   });
   clients.push(c);

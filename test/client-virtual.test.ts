@@ -3,11 +3,12 @@
 // TCP to mosquitto is real (virtual time stands still while real I/O completes).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { nodeLane } from "../sim/node-lane.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
 import { Decoder } from "../mqtt/codec.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until, sleep } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 let broker: Mosquitto;
 const clients: MqttClient[] = [];
@@ -37,7 +38,7 @@ function client(options: Partial<ClientOptions>, logs: string[]): MqttClient {
     port: broker.port,
     clientId: `v-${clients.length}`,
     random: () => 0.5, // jitter pinned: each delay is 3/4 of its nominal value
-    log: (level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`),
+    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
     ...options,
   });
   clients.push(c);

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
-import { XsLane } from "../sim/xs-lane.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until, sleep } from "./helpers/wait.ts";
 
@@ -22,7 +22,7 @@ const ENTRY = `
     trace("boot outbox=" + outbox.length + "\\n");
     const client = new MqttClient({ host: "127.0.0.1", port: Number(config.port), clientId: "xs-dev", outbox,
       keepalive: 30, reconnectMin: 100, reconnectMax: 1000,
-      log: (level, area, message) => trace(level + " " + area + ": " + message + "\\n") });
+      log: { log: (level, area, message) => trace(level + " " + area + ": " + message + "\\n"), enabled: () => true } });
     let next = Preference.get("xs-app", "next") ?? 0;
     client.connect();
     Timer.repeat(() => {

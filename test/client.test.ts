@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Socket as NetSocket } from "node:net";
 import mqtt from "mqtt";
 import { Aedes } from "aedes";
-import { nodeLane } from "../sim/node-lane.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until, sleep } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
 
@@ -36,8 +37,8 @@ function client(options: Partial<ClientOptions> & { port: number }, logs?: strin
     keepalive: 30,
     reconnectMin: 50,
     reconnectMax: 500,
-    log: (level, area, message, fields) =>
-      logs?.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`),
+    log: logTo((level, area, message, fields) =>
+      logs?.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
     ...options,
   });
   clients.push(c);

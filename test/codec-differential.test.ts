@@ -7,7 +7,7 @@ import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { encode, Decoder } from "../mqtt/codec.ts";
 import type { Packet, QoS } from "../mqtt/codec.ts";
-import { utf8Length } from "../mqtt/utf8.ts";
+import { utf8Length } from "../lib/utf8.ts";
 
 const RUNS = 1500;
 const SEED = 0x5eed;

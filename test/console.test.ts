@@ -8,8 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
-import { startEmulator, type Emulator } from "../emulator/index.ts";
-import { connectOk, publish, subscribe, type TestDevice } from "../emulator/testing.ts";
+import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
+import { connectOk, publish, subscribe, type TestDevice } from "../tools/emulator/testing.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const DEV = { product: "PconsoleT1", device: "bench-board", key: Buffer.from("console-test-key-0123456789abcde").toString("base64") };

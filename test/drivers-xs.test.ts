@@ -5,8 +5,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import { XsLane } from "../sim/xs-lane.ts";
-import { projectRoot } from "../sim/bundle.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
+import { projectRoot } from "../tools/sim/bundle.ts";
 
 const PASSWORD = "xs-lane-wifi-secret";
 const file = (p: string) => JSON.stringify(resolve(projectRoot, p));
@@ -15,14 +15,16 @@ import config from "mc/config";
 import WiFiManager from ${file("drivers/wifi.ts")};
 import Sensors from ${file("drivers/sensors.ts")};
 import Board from ${file("drivers/board.ts")};
-import io from ${file("drivers/i2c-io.ts")};
+import io from ${file("platform/esp32/i2c.ts")};
+import { Log } from ${file("lib/log.ts")};
+const log = new Log();
 const changes = [];
 let wifi, sensors, board;
 globalThis.__sim.entry = {
   start() {
-    wifi = new WiFiManager({ ssid: config.ssid, password: config.password, onChange: (up) => changes.push(up) });
+    wifi = new WiFiManager({ ssid: config.ssid, password: config.password, log, onChange: (up) => changes.push(up) });
     wifi.start();
-    sensors = new Sensors({ io, data: Number(config.sda ?? 21), clock: Number(config.scl ?? 22) });
+    sensors = new Sensors({ io, log, data: Number(config.sda ?? 21), clock: Number(config.scl ?? 22) });
     board = new Board(wifi);
     return sensors.detect().join(",");
   },

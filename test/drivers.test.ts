@@ -3,9 +3,9 @@
 // Node lane (sim/register.ts installs the host).
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { nodeLane } from "../sim/node-lane.ts";
-import { setWorld, world } from "../sim/devices/world.ts";
-import { controlNames } from "../sim/host.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { setWorld, world } from "../tools/sim/devices/world.ts";
+import { controlNames } from "../tools/sim/host.ts";
 
 afterEach(() => {
   setWorld(undefined);

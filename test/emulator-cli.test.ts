@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "../emulator/cli.ts";
-import { connectOk } from "../emulator/testing.ts";
+import { parseArgs } from "../tools/emulator/cli.ts";
+import { connectOk } from "../tools/emulator/testing.ts";
 
 const KEY = Buffer.from("cli-test-key-0123456789abcdef012").toString("base64");
 
@@ -46,7 +46,7 @@ test("registry=file.json", () => {
 
 test("the CLI prints broker: and console: lines, serves the console and accepts a device", { timeout: 60000 }, async () => {
   const root = fileURLToPath(new URL("..", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", "emulator/cli.ts", "host=127.0.0.1", "port=0", "httpPort=0", "product=Pcli", "device=d1", `key=${KEY}`], {
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/emulator/cli.ts", "host=127.0.0.1", "port=0", "httpPort=0", "product=Pcli", "device=d1", `key=${KEY}`], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -5,9 +5,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
 import mqttPacket, { type Packet } from "mqtt-packet";
-import { startEmulator, VirtualClock, type Emulator } from "../emulator/index.ts";
-import { makeToken } from "../emulator/token.ts";
-import { connectOk, FAR_ET, until, type TestDevice } from "../emulator/testing.ts";
+import { startEmulator, VirtualClock, type Emulator } from "../tools/emulator/index.ts";
+import { makeToken } from "../tools/emulator/token.ts";
+import { connectOk, FAR_ET, until, type TestDevice } from "../tools/emulator/testing.ts";
 
 const PID = "LimPid0001";
 const DEV = { product: PID, device: "lim-1", key: Buffer.from("limits-test-key-0123456789abcdef").toString("base64") };

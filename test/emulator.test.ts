@@ -3,9 +3,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
-import { startEmulator, VirtualClock, type Emulator } from "../emulator/index.ts";
-import { makeToken, parseToken, tokenSignature, verifyToken } from "../emulator/token.ts";
-import { connect, connectOk, FAR_ET, publish, subscribe, until, type TestDevice } from "../emulator/testing.ts";
+import { startEmulator, VirtualClock, type Emulator } from "../tools/emulator/index.ts";
+import { makeToken, parseToken, tokenSignature, verifyToken } from "../tools/emulator/token.ts";
+import { connect, connectOk, FAR_ET, publish, subscribe, until, type TestDevice } from "../tools/emulator/testing.ts";
 
 const PID = "Pr0duct01";
 const KEY_A = Buffer.from("device-a-secret-key-0123456789ab").toString("base64");

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LineProcessor, parseArgs, parseLine, type MonitorOptions } from "../scripts/monitor.ts";
+import { LineProcessor, parseArgs, parseLine, type MonitorOptions } from "../tools/monitor/monitor.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "monitor-"));
@@ -112,7 +112,7 @@ test("on a pty pair: shows and filters lines, colours, and reconnects after the 
   let socat = ptyPair(board, host);
   await until(() => existsSync(board) && existsSync(host), "socat ptys", () => "");
 
-  const mon = spawn(process.execPath, ["--import", "tsx", "scripts/monitor.ts", host, "--level", "info", "--area", "app,mqtt", "--color", "--retry", "100"], {
+  const mon = spawn(process.execPath, ["--import", "tsx", "tools/monitor/monitor.ts", host, "--level", "info", "--area", "app,mqtt", "--color", "--retry", "100"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });

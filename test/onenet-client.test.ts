@@ -4,11 +4,12 @@
 // onenet/thing-model.json, 1 message/s uplink, downlink only on subscribed topics.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { nodeLane } from "../sim/node-lane.ts";
-import { startEmulator } from "../emulator/index.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { startEmulator } from "../tools/emulator/index.ts";
 import { OneNetClient } from "../onenet/client.ts";
 import { parseConfig } from "../onenet/config.ts";
 import { until } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
 after(() => nodeLane.shutdown());
@@ -32,7 +33,7 @@ test("OneNetClient against the emulator: login, reports, property set and get, e
       return true;
     },
     onGet: (id) => (id === "interval" ? interval : undefined),
-    log: (level, area, message) => logs.push(`${level} ${area}: ${message}`),
+    log: logTo((level, area, message) => logs.push(`${level} ${area}: ${message}`)),
     mqtt: { reconnectMin: 100, reconnectMax: 1000 },
   });
   try {
@@ -71,7 +72,7 @@ test("OneNetClient against the emulator: login, reports, property set and get, e
   const url2 = new URL(emu2.brokerUrl);
   const bad = new OneNetClient({
     config: parseConfig({ product: PRODUCT, device: DEVICE, key: Buffer.alloc(32, 1).toString("base64"), host: url2.hostname, port: url2.port }),
-    log: (level, area, message) => logs2.push(`${level} ${area}: ${message}`),
+    log: logTo((level, area, message) => logs2.push(`${level} ${area}: ${message}`)),
   });
   try {
     bad.connect();

@@ -5,9 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { Digest } from "../sim/modules/crypt.ts";
-import HMAC from "../sim/modules/hmac.ts";
-import Base64 from "../sim/modules/base64.ts";
+import { Digest } from "../tools/sim/modules/crypt.ts";
+import HMAC from "../tools/sim/modules/hmac.ts";
+import Base64 from "../tools/sim/modules/base64.ts";
 
 const hex = (b: ArrayBuffer) => Buffer.from(b).toString("hex");
 const TYPES = [

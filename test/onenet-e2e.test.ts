@@ -13,8 +13,10 @@ import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { encode, Decoder } from "../mqtt/codec.ts";
 import { Session } from "../mqtt/session.ts";
-import { OneNetDevice, type LogLevel, type ReplyInfo } from "../onenet/device.ts";
+import { OneNetDevice, type ReplyInfo } from "../onenet/device.ts";
 import { parseConfig } from "../onenet/config.ts";
+import { SILENT } from "../lib/log.ts";
+import { logTo } from "./portable/logger.ts";
 
 const PRODUCT = "Pr0duct01";
 const DEVICE = "dev-1";
@@ -224,7 +226,7 @@ test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced
     onGet: (id) => (id === "interval" ? interval : undefined),
     onReply: (r) => replies.push(r),
     epochMs: () => Date.now(),
-    log: (level: LogLevel, m: string) => logs.push(`${level} ${m}`),
+    log: logTo((level, _area, m) => logs.push(`${level} ${m}`)),
   });
   const run = runDevice(device, platform.port);
   link = run.link;
@@ -282,7 +284,7 @@ test("a wrong device key is refused by the platform's token check (CONNACK 4); t
   const device = new OneNetDevice({
     config,
     link: { publish: (t, p, q, r) => link!.publish(t, p, q, r), subscribe: (t, q) => link!.subscribe(t, q) },
-    log: () => {},
+    log: SILENT,
   });
   const run = runDevice(device, platform.port);
   link = run.link;
@@ -316,7 +318,7 @@ test("link fault: the broker drops the connection mid-stream; every report arriv
     config,
     link: { publish: (t, p, q, r) => link!.publish(t, p, q, r), subscribe: (t, q) => link!.subscribe(t, q), restoresSubscriptions: true },
     epochMs: () => 1700000000000 + seen.size,
-    log: () => {},
+    log: SILENT,
     pacingMs: 100, // faster than the platform's 1/s, to keep this test short; pacing is tested above
   });
   const run = runDevice(device, platform.port);

@@ -5,12 +5,13 @@
 // id and its original time (facts/onenet.md: "the reply's id tells which posts arrived").
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { nodeLane } from "../sim/node-lane.ts";
-import { startEmulator, type EmulatorEvent } from "../emulator/index.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { startEmulator, type EmulatorEvent } from "../tools/emulator/index.ts";
 import { OneNetClient } from "../onenet/client.ts";
 import { parseConfig } from "../onenet/config.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
 import { until, sleep } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
 after(() => nodeLane.shutdown());
@@ -45,7 +46,7 @@ test("reports through cut, reset and platform-side disconnects all arrive, resen
     config: parseConfig({ product: PRODUCT, device: DEVICE, key: KEY, host: "127.0.0.1", port: String(proxy.port) }),
     epochMs: () => clock,
     pacingMs: 40,
-    log: (level, area, message) => logs.push(`${level} ${area}: ${message}`),
+    log: logTo((level, area, message) => logs.push(`${level} ${area}: ${message}`)),
     mqtt: { reconnectMin: 50, reconnectMax: 400 },
   });
   const faults: string[] = [];

@@ -7,8 +7,8 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket as NetSocket } from "node:net";
 import { Socket } from "socket";
-import { nodeLane } from "../sim/node-lane.ts";
-import { SEND_BUFFER, SEGMENT } from "../sim/modules/socket.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { SEND_BUFFER, SEGMENT } from "../tools/sim/modules/socket.ts";
 
 interface Peer {
   server: Server;

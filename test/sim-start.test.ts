@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs, DEMO } from "../sim/start.ts";
+import { parseArgs, DEMO } from "../tools/sim/start.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "sim-start-"));
@@ -26,7 +26,7 @@ interface Run {
 }
 
 function start(args: string[]): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", "sim/start.ts", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "tools/sim/start.ts", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   let err = "";
@@ -46,7 +46,7 @@ async function until(predicate: () => boolean, what: string, run: Run, timeoutMs
 }
 
 test("boots firmware on the real clock, prints its log lines, hides secrets, stops cleanly on SIGINT", async () => {
-  const run = start(["entry=sim/fixtures/echo.ts", "host=127.0.0.1", "interval=50", "key=c2VjcmV0", `flash=${join(dir, "a.json")}`]);
+  const run = start(["entry=tools/sim/fixtures/echo.ts", "host=127.0.0.1", "interval=50", "key=c2VjcmV0", `flash=${join(dir, "a.json")}`]);
   await until(() => /^tick \d+$/m.test(run.stdout()), "a timer tick", run);
   assert.match(run.stdout(), /^boot 1 device=device-001 /m);
   assert.ok(!run.stdout().includes("c2VjcmV0"), "the key never appears in the output");
@@ -56,10 +56,10 @@ test("boots firmware on the real clock, prints its log lines, hides secrets, sto
 });
 
 test("an exception at boot prints the XS error with module and line and exits 1", async () => {
-  const run = start(["entry=sim/fixtures/echo.ts", "host=127.0.0.1", "crash=boot", `flash=${join(dir, "b.json")}`]);
+  const run = start(["entry=tools/sim/fixtures/echo.ts", "host=127.0.0.1", "crash=boot", `flash=${join(dir, "b.json")}`]);
   assert.equal(await run.exited, 1);
   assert.match(run.stderr(), /firmware exception at boot: TypeError: main: cannot coerce undefined to object/);
-  assert.match(run.stderr(), /at main \(sim\/fixtures\/echo\.ts:\d+\)/);
+  assert.match(run.stderr(), /at main \(tools\/sim\/fixtures\/echo\.ts:\d+\)/);
 });
 
 test("without host=, it starts the local OneNET emulator and boots main.ts pointed at it", async () => {

@@ -8,8 +8,8 @@ import Time from "time";
 import Preference from "preference";
 import Instrumentation from "instrumentation";
 import config from "mc/config";
-import { nodeLane } from "../sim/node-lane.ts";
-import { control } from "../sim/host.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { control } from "../tools/sim/host.ts";
 
 after(() => nodeLane.shutdown());
 

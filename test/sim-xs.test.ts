@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server, type Socket as NetSocket } from "node:net";
-import { XsLane, FirmwareError } from "../sim/xs-lane.ts";
-import { XsSuiteRunner } from "../sim/xs-suites.ts";
+import { XsLane, FirmwareError } from "../tools/sim/xs-lane.ts";
+import { XsSuiteRunner } from "../tools/sim/xs-suites.ts";
 import { registeredCases } from "./portable/harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sim-xs-"));
@@ -43,7 +43,7 @@ async function lineServer(onLine: (conn: NetSocket, line: string) => void): Prom
 }
 
 test("firmware boots in XS: mc/config, Date on the virtual clock (2026-01-01T00:00:00Z), board-absent globals removed", async () => {
-  const lane = await XsLane.start({ entry: "sim/fixtures/echo.ts", config: { device: "dev-a" } });
+  const lane = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { device: "dev-a" } });
   lanes.push(lane);
   assert.match(lane.logs[0], /^boot 1 device=dev-a free=\d+ date=2026-01-01T00:00:00.000Z$/);
   const { value } = await lane.query(
@@ -74,7 +74,7 @@ test("Date follows the virtual clock and Time.set; Time.ticks is ms since boot",
 test("virtual clock: timers fire exactly at their times; same seed, same run", async () => {
   const runs: string[][] = [];
   for (let i = 0; i < 2; i++) {
-    const lane = await XsLane.start({ entry: "sim/fixtures/echo.ts", config: { device: "d", interval: "300" } });
+    const lane = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { device: "d", interval: "300" } });
     lanes.push(lane);
     await lane.advance(1000);
     const { value } = await lane.query("Math.random()");
@@ -89,7 +89,7 @@ test("TCP through the bridge: connect, write, segmented reads, a named control, 
   const peer = await lineServer((c, line) => {
     if (line.startsWith("hello ")) c.write("one\ntwo\n");
   });
-  const lane = await XsLane.start({ entry: "sim/fixtures/echo.ts", config: { device: "dev-b", port: String(peer.port) } });
+  const lane = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { device: "dev-b", port: String(peer.port) } });
   lanes.push(lane);
   await lane.waitFor(() => lane.logs.includes("line two (8)"), 10_000, "two lines echoed");
   assert.ok(lane.logs.includes("connected free=5744"));
@@ -104,7 +104,7 @@ test("TCP through the bridge: connect, write, segmented reads, a named control, 
 
 test("link reset and blackhole reach the firmware as the board would see them", async () => {
   const peer = await lineServer(() => {});
-  const lane = await XsLane.start({ entry: "sim/fixtures/echo.ts", config: { device: "d", port: String(peer.port) } });
+  const lane = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { device: "d", port: String(peer.port) } });
   lanes.push(lane);
   await lane.waitFor(() => lane.logs.includes("writable 5744"), 10_000, "hello acknowledged");
   lane.link.blackhole(true);
@@ -119,14 +119,14 @@ test("link reset and blackhole reach the firmware as the board would see them", 
 
 test("reboot keeps storage: the boot counter in preference goes 1, 2 (file-backed)", async () => {
   const storagePath = join(dir, "flash.json");
-  const first = await XsLane.start({ entry: "sim/fixtures/echo.ts", storagePath, config: { device: "d" } });
+  const first = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", storagePath, config: { device: "d" } });
   lanes.push(first);
   assert.match(first.logs[0], /^boot 1 /);
   const second = await first.reboot();
   lanes.push(second);
   assert.match(second.logs[0], /^boot 2 /);
   await second.close();
-  const third = await XsLane.start({ entry: "sim/fixtures/echo.ts", storagePath, config: { device: "d" } });
+  const third = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", storagePath, config: { device: "d" } });
   lanes.push(third);
   assert.match(third.logs[0], /^boot 3 /);
   await third.close();
@@ -134,11 +134,11 @@ test("reboot keeps storage: the boot counter in preference goes 1, 2 (file-backe
 
 test("an exception at boot is a FirmwareError with the XS stack mapped to the .ts module and line", async () => {
   await assert.rejects(
-    XsLane.start({ entry: "sim/fixtures/echo.ts", config: { crash: "boot" } }),
+    XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { crash: "boot" } }),
     (error: unknown) => {
       assert.ok(error instanceof FirmwareError);
       assert.match(error.message, /cannot coerce undefined to object/);
-      assert.match(error.xsStack, /at main \(sim\/fixtures\/echo\.ts:\d+\)/);
+      assert.match(error.xsStack, /at main \(tools\/sim\/fixtures\/echo\.ts:\d+\)/);
       return true;
     },
   );
@@ -148,7 +148,7 @@ test("an exception in a socket callback stops the lane with the firmware's stack
   const peer = await lineServer((c, line) => {
     if (line.startsWith("hello ")) c.write("crash\n");
   });
-  const lane = await XsLane.start({ entry: "sim/fixtures/echo.ts", config: { device: "d", port: String(peer.port) } });
+  const lane = await XsLane.start({ entry: "tools/sim/fixtures/echo.ts", config: { device: "d", port: String(peer.port) } });
   lanes.push(lane);
   await lane.waitFor(() => lane.fatal !== undefined, 10_000, "fatal").catch(() => {});
   assert.ok(lane.fatal instanceof FirmwareError);
@@ -158,11 +158,11 @@ test("an exception in a socket callback stops the lane with the firmware's stack
 });
 
 test("the XS suite runner fails a case that passes on Node but not in XS, and a case that fails everywhere", async () => {
-  await import("../sim/fixtures/bad.suite.ts");
+  await import("../tools/sim/fixtures/bad.suite.ts");
   const nodeCase = registeredCases().find((c) => c.suite === "fixture" && c.name.startsWith("uses TextEncoder"));
   assert.ok(nodeCase);
   nodeCase.run(); // passes on Node
-  const runner = await XsSuiteRunner.start(["sim/fixtures/bad.suite.ts"]);
+  const runner = await XsSuiteRunner.start(["tools/sim/fixtures/bad.suite.ts"]);
   try {
     assert.deepEqual(runner.cases.map((c) => c.name), ["passes everywhere", "uses TextEncoder (Node only)", "fails everywhere"]);
     const results = [await runner.run(0), await runner.run(1), await runner.run(2)];
@@ -178,7 +178,7 @@ test("the XS suite runner fails a case that passes on Node but not in XS, and a 
 });
 
 test("a suite that cannot load in XS rejects with the XS error mapped to the suite's line", async () => {
-  await assert.rejects(XsSuiteRunner.start(["sim/fixtures/broken.suite.ts"]), (error: unknown) => {
+  await assert.rejects(XsSuiteRunner.start(["tools/sim/fixtures/broken.suite.ts"]), (error: unknown) => {
     assert.ok(error instanceof FirmwareError);
     assert.match(error.message, /TextEncoder/);
     assert.match(error.xsStack, /sim\/fixtures\/broken\.suite\.ts:\d+/);

@@ -8,11 +8,12 @@ import assert from "node:assert/strict";
 import { createServer, type AddressInfo } from "node:net";
 import mqtt from "mqtt";
 import { Aedes } from "aedes";
-import { nodeLane } from "../sim/node-lane.ts";
-import { setWorld, World } from "../sim/devices/world.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { setWorld, World } from "../tools/sim/devices/world.ts";
 import WiFiManager from "../drivers/wifi.ts";
 import { MqttClient } from "../mqtt/client.ts";
 import { until, sleep } from "./helpers/wait.ts";
+import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
 after(() => nodeLane.shutdown());
@@ -47,7 +48,7 @@ test("Wi-Fi down: client waits (no connection attempts); Wi-Fi up: client resume
     clean: false,
     reconnectMin: 50,
     reconnectMax: 500,
-    log: (level, area, message) => logs.push(`${level} ${area}: ${message}`),
+    log: logTo((level, area, message) => logs.push(`${level} ${area}: ${message}`)),
   });
   const wifi = new WiFiManager({ ssid: "lab", password: "pw-12345678", minBackoff: 50, maxBackoff: 400, attemptTimeout: 2000 });
   const seen: boolean[] = [];

@@ -5,11 +5,12 @@
 // "gotIP", "disconnect" with reason -1 for a rejected password; no rejoin by the port itself.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { nodeLane } from "../sim/node-lane.ts";
-import { setWorld, World } from "../sim/devices/world.ts";
+import { nodeLane } from "../tools/sim/node-lane.ts";
+import { setWorld, World } from "../tools/sim/devices/world.ts";
 import WiFiManager from "../drivers/wifi.ts";
-import WiFi from "../sim/modules/wifi.ts";
-import Net from "../sim/modules/net.ts";
+import WiFi from "../tools/sim/modules/wifi.ts";
+import Net from "../tools/sim/modules/net.ts";
+import { Log } from "../lib/log.ts";
 
 const PASSWORD = "s3cret-wifi-pass";
 
@@ -25,7 +26,7 @@ function fresh(options: { password?: string } = {}): World {
 let current: WiFiManager | undefined;
 function manager(options: Partial<ConstructorParameters<typeof WiFiManager>[0]> = {}): { m: WiFiManager; changes: boolean[] } {
   const changes: boolean[] = [];
-  const m = new WiFiManager({ ssid: "lab", password: PASSWORD, onChange: (up) => changes.push(up), ...options });
+  const m = new WiFiManager({ ssid: "lab", password: PASSWORD, log: new Log(), onChange: (up) => changes.push(up), ...options });
   current = m;
   return { m, changes };
 }

@@ -5,8 +5,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { XsSuiteRunner } from "../sim/xs-suites.ts";
-import { FirmwareError } from "../sim/xs-lane.ts";
+import { XsSuiteRunner } from "../tools/sim/xs-suites.ts";
+import { FirmwareError } from "../tools/sim/xs-lane.ts";
 
 const files = readdirSync(new URL("./portable/", import.meta.url))
   .filter((f) => f.endsWith(".suite.ts"))

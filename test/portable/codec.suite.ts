@@ -2,7 +2,7 @@
 import { suite, assert } from "./harness";
 import { encode, Decoder, ProtocolError, DEFAULT_MAX_PACKET_SIZE } from "../../mqtt/codec";
 import type { Packet, PacketInput } from "../../mqtt/codec";
-import { utf8Decode, utf8Encode, utf8Length } from "../../mqtt/utf8";
+import { utf8Decode, utf8Encode, utf8Length } from "../../lib/utf8";
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const ascii = (s: string): number[] => {

@@ -2,16 +2,16 @@
 // environment. Portable: runs in Node (test/portable.test.ts) and inside XS (test/xs-lane.test.ts).
 // Each case cites the datasheet statement it pins.
 import { assert, suite } from "./harness";
-import { host } from "../../sim/host";
-import { setWorld, World } from "../../sim/devices/world";
-import { Environment } from "../../sim/devices/environment";
-import type { I2CTarget } from "../../sim/devices/i2c-bus";
-import { crcOver } from "../../sim/devices/i2c-bus";
-import { AHT20Model, aht20Raw } from "../../sim/devices/aht20";
-import { SHT3xModel, sht3xRaw } from "../../sim/devices/sht3x";
-import { BMP280Model, DATASHEET_TRIMMING, bmp280Adc, compensatePInt64, compensateTInt32, trimmingBytes } from "../../sim/devices/bmp280";
-import I2C from "../../sim/modules/embedded/io/i2c";
-import PinsI2C from "../../sim/modules/pins/i2c";
+import { host } from "../../tools/sim/host";
+import { setWorld, World } from "../../tools/sim/devices/world";
+import { Environment } from "../../tools/sim/devices/environment";
+import type { I2CTarget } from "../../tools/sim/devices/i2c-bus";
+import { crcOver } from "../../tools/sim/devices/i2c-bus";
+import { AHT20Model, aht20Raw } from "../../tools/sim/devices/aht20";
+import { SHT3xModel, sht3xRaw } from "../../tools/sim/devices/sht3x";
+import { BMP280Model, DATASHEET_TRIMMING, bmp280Adc, compensatePInt64, compensateTInt32, trimmingBytes } from "../../tools/sim/devices/bmp280";
+import I2C from "../../tools/sim/modules/embedded/io/i2c";
+import PinsI2C from "../../tools/sim/modules/pins/i2c";
 import { crc8, SensorError, type SensorFault } from "../../drivers/sensor";
 import AHT20, { aht20Humidity, aht20Temperature } from "../../drivers/aht20";
 import SHT3x, { sht3xHumidity, sht3xTemperature } from "../../drivers/sht3x";

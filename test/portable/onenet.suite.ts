@@ -10,8 +10,10 @@ import { ConfigError, OneNetError } from "../../onenet/errors";
 import { Topics, DOWN_GET, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET } from "../../onenet/topics";
 import { IdCounter, eventPost, parseGet, parseReply, parseSet, propertyPost, reply, replyMeaning } from "../../onenet/payload";
 import { OneNetDevice, checkConnect, checkPublish } from "../../onenet/device";
-import type { LogLevel, OneNetLink, ReplyInfo } from "../../onenet/device";
-import { utf8Decode, utf8Encode } from "../../mqtt/utf8";
+import type { OneNetLink, ReplyInfo } from "../../onenet/device";
+import { utf8Decode, utf8Encode } from "../../lib/utf8";
+import { SILENT } from "../../lib/log";
+import { logTo } from "./logger";
 
 // facts/onenet.md, "Token": the worked example from OneNET's documentation.
 const DOC = { product: "EJyXIoGn8p", device: "test", key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=", et: 1596067735 };
@@ -62,7 +64,7 @@ function setup(options: {
     onGet: options.onGet,
     onReply: (r) => replies.push(r),
     epochMs: () => options.epoch,
-    log: (level: LogLevel, message: string) => logs.push(`${level} ${message}`),
+    log: logTo((level, _area, message) => logs.push(`${level} ${message}`)),
     queueLimit: options.queueLimit,
   });
   return { link, logs, replies, device };
@@ -293,7 +295,7 @@ suite("onenet device", (test) => {
     device.onConnected(0);
     assert.deepEqual(link.subscribed, [device.topics.subscriptions()]);
     const l2 = new FakeLink();
-    const d2 = new OneNetDevice({ config: CONFIG, link: l2, subscribeAll: true, log: () => {} });
+    const d2 = new OneNetDevice({ config: CONFIG, link: l2, subscribeAll: true, log: SILENT });
     d2.onConnected(0);
     assert.deepEqual(l2.subscribed, [["$sys/EJyXIoGn8p/test/thing/#"]]);
   });
@@ -305,7 +307,7 @@ suite("onenet device", (test) => {
     assert.equal(link.subscribed.length, 2);
     const l2 = new FakeLink();
     const restoring = { publish: l2.publish.bind(l2), subscribe: l2.subscribe.bind(l2), restoresSubscriptions: true };
-    const d2 = new OneNetDevice({ config: CONFIG, link: restoring, log: () => {} });
+    const d2 = new OneNetDevice({ config: CONFIG, link: restoring, log: SILENT });
     d2.onConnected(0);
     d2.onDisconnected(10);
     d2.onConnected(20);
@@ -358,7 +360,7 @@ suite("onenet device", (test) => {
   test("offline: QoS 1 posts go straight to the client's (persisted) outbox with their id and time; refused ones wait in order", () => {
     let epoch = 1700000000000;
     const link = new FakeLink();
-    const device = new OneNetDevice({ config: CONFIG, link, epochMs: () => epoch, log: () => {} });
+    const device = new OneNetDevice({ config: CONFIG, link, epochMs: () => epoch, log: SILENT });
     device.report({ temp: 20 }, 0);
     assert.equal(device.service(0), Infinity, "offline: no timer needed");
     assert.equal(link.sent.length, 1);

@@ -6,6 +6,7 @@ import { assert, suite } from "./harness";
 import { Session, MqttUsageError, type SessionEvent, type SessionOptions } from "../../mqtt/session";
 import { Outbox, MemoryStorage } from "../../mqtt/outbox";
 import type { Packet, PacketInput, QoS } from "../../mqtt/packets";
+import { logTo } from "./logger";
 
 type Sent = PacketInput & { dup?: boolean; messageId?: number; qos?: QoS; topic?: string; payload?: Uint8Array; retain?: boolean };
 
@@ -30,7 +31,7 @@ class Rig {
       clientId: "dev1",
       keepalive: 60,
       random: lcg(7),
-      log: (level, message, fields) => this.logs.push(`${level} ${message}${fields ? " " + JSON.stringify(fields) : ""}`),
+      log: logTo((level, _area, message, fields) => this.logs.push(`${level.toLowerCase()} ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
       ...options,
     });
   }

@@ -6,26 +6,26 @@
 // (otherwise a reflash could never change the period back).
 
 import Preference from "preference";
-import { describe, warn } from "./log";
+import { describe, type Logger } from "../lib/log";
 
 const DOMAIN = "app";
 const INTERVAL = "interval";
 const CONFIGURED = "intervalCfg";
 
-function readNumber(key: string): number | undefined {
+function readNumber(key: string, log: Logger): number | undefined {
   try {
     const value = Preference.get(DOMAIN, key);
     return typeof value === "number" && Number.isInteger(value) ? value : undefined;
   } catch (e) {
-    warn("settings", "cannot read preference", { name: key, error: describe(e) });
+    log.log("WARN", "settings", "cannot read preference", { name: key, error: describe(e) });
     return undefined;
   }
 }
 
 /** The interval to use at boot: the one set from the cloud, unless the configured value changed. */
-export function loadInterval(configured: number, min: number, max: number): { seconds: number; source: "config" | "cloud" } {
-  const stored = readNumber(INTERVAL);
-  const storedFor = readNumber(CONFIGURED);
+export function loadInterval(configured: number, min: number, max: number, log: Logger): { seconds: number; source: "config" | "cloud" } {
+  const stored = readNumber(INTERVAL, log);
+  const storedFor = readNumber(CONFIGURED, log);
   if (stored !== undefined && storedFor === configured && stored >= min && stored <= max) {
     return { seconds: stored, source: "cloud" };
   }
@@ -33,13 +33,13 @@ export function loadInterval(configured: number, min: number, max: number): { se
 }
 
 /** Persists an interval set from the cloud. Returns false (and logs) when the store refused it. */
-export function saveInterval(seconds: number, configured: number): boolean {
+export function saveInterval(seconds: number, configured: number, log: Logger): boolean {
   try {
     Preference.set(DOMAIN, INTERVAL, seconds);
     Preference.set(DOMAIN, CONFIGURED, configured);
     return true;
   } catch (e) {
-    warn("settings", "cannot persist interval", { seconds, error: describe(e) });
+    log.log("WARN", "settings", "cannot persist interval", { seconds, error: describe(e) });
     return false;
   }
 }

@@ -31,4 +31,4 @@ if (only.length === 0) {
   run(tsc, ["-p", "tsconfig.host.json"]);
 }
 const files = only.length ? only : find(join(root, "test"));
-run(process.execPath, ["--import", "tsx", "--import", "./sim/register.ts", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files]);
+run(process.execPath, ["--import", "tsx", "--import", "./tools/sim/register.ts", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files]);

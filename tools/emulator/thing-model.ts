@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The project's thing model, the file a user imports in the OneNET console (onenet/thing-model.json). */
-export const PROJECT_THING_MODEL = fileURLToPath(new URL("../onenet/thing-model.json", import.meta.url));
+export const PROJECT_THING_MODEL = fileURLToPath(new URL("../../onenet/thing-model.json", import.meta.url));
 
 export function defaultThingModelPath(): string {
   return PROJECT_THING_MODEL;

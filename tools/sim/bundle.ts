@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { specifierFile } from "./specifiers.ts";
 import { LineMap, type RawSourceMap } from "./sourcemap.ts";
 
-export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+export const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const bridgePath = fileURLToPath(new URL("./xs/bridge.ts", import.meta.url));
 export const BUNDLE_NAME = "firmware.js";
 

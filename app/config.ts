@@ -8,8 +8,8 @@
 // Pure (no Moddable module), so it runs unchanged on the board, in both simulator lanes and in tests.
 // The OneNET keys are finally parsed by onenet/config.ts, so both agree on every default and limit.
 
-import { ConfigError } from "./onenet/errors";
-import { DEFAULTS as ONENET_DEFAULTS, parseConfig, type OneNetConfig, type TokenMethod } from "./onenet/config";
+import { ConfigError } from "../onenet/errors";
+import { DEFAULTS as ONENET_DEFAULTS, parseConfig, type OneNetConfig, type TokenMethod } from "../onenet/config";
 
 export type Method = TokenMethod;
 export type LogLevelName = "debug" | "info" | "warn" | "error";
@@ -28,6 +28,8 @@ export interface AppConfig extends OneNetConfig {
   readonly sda: number | undefined;
   readonly scl: number | undefined;
   readonly loglevel: LogLevelName;
+  /** Time server the board asks once Wi-Fi is up; undefined leaves the platform's default. */
+  readonly sntp: string | undefined;
   /** The same values as parsed by onenet/config.ts, for the OneNET device. */
   readonly onenet: OneNetConfig;
 }
@@ -195,6 +197,9 @@ export function validateConfig(raw: RawConfig): ConfigResult {
     else c.fail("loglevel", "not debug, info, warn or error");
   }
 
+  const sntp = c.string("sntp", false);
+  if (sntp !== undefined && !HOST.test(sntp)) c.fail("sntp", "not a host name or IPv4 address");
+
   const led = c.pin("led");
   const ledInvert = c.boolean("ledInvert", false);
   const sda = c.pin("sda");
@@ -220,7 +225,7 @@ export function validateConfig(raw: RawConfig): ConfigResult {
     ok: true,
     config: {
       ssid, password, product, device, key, host, port, interval, keepalive, method, et,
-      led, ledInvert, sda, scl, loglevel, onenet,
+      led, ledInvert, sda, scl, loglevel, sntp, onenet,
     },
   };
 }

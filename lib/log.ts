@@ -8,16 +8,23 @@
 // are printed as *** whatever their value, and every value registered with `secret()` is blanked
 // wherever it appears in a line, message text included.
 //
-// No imports: this module is loaded first and must work before anything else is configured.
-//
-// Preloadable: the settings live in one object, not in `let` bindings. In a preloaded module XS keeps
-// module bindings in flash; a binding holding a function could not be reassigned at run time (checked
-// with the SDK's lin simulator: "throw!" on the assignment), while an object is aliased into RAM when
-// written.
+// One logger for every layer: the app creates one `Log` at boot and hands it, as the `Logger`
+// interface, to mqtt/, onenet/, drivers/ and platform/. The module holds no state of its own, so it
+// is preloaded into flash as it is; every setting lives in the `Log` object the app made.
+
+import { ticksSince } from "./time";
 
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 export type FieldValue = string | number | boolean | undefined | null;
 export type Fields = { readonly [name: string]: FieldValue };
+
+/** What every layer is given to log with. */
+export interface Logger {
+  /** Writes one line if `level` is enabled. Never throws. */
+  log(level: Level, area: string, message: string, fields?: Fields): void;
+  /** True when a line of this level would be written (to skip building costly fields). */
+  enabled(level: Level): boolean;
+}
 
 const RANK: { readonly [L in Level]: number } = Object.freeze({ DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 });
 
@@ -28,27 +35,8 @@ export const MASK = "***";
 const SECRET_WORD = /(^|[^A-Za-z])(password|passwd|pass|key|token|sign|secret|psk)$/i;
 const SECRET_CAMEL = /[a-z0-9](Key|Token|Password|Passwd|Secret|Sign|Psk)$/;
 
-interface State {
-  minimum: number;
-  ticks: () => number;
-  origin: number;
-  write: (line: string) => void;
-  secrets: string[];
-}
-
-const state: State = { minimum: RANK.INFO, ticks: defaultTicks(), origin: 0, write: traceLine, secrets: [] };
-
-function defaultTicks(): () => number {
-  const start = Date.now();
-  return () => Date.now() - start;
-}
-
-function traceLine(line: string): void {
-  trace(line + "\n");
-}
-
 export interface LogOptions {
-  /** Milliseconds since boot, e.g. `() => Time.ticks` (default: Date.now() since this module loaded). */
+  /** The board's millisecond tick, e.g. `() => Time.ticks` (default: Date.now()). */
   readonly ticks?: () => number;
   /** Where lines go (default: trace(line + "\n")). The line has no trailing newline. */
   readonly write?: (line: string) => void;
@@ -56,46 +44,94 @@ export interface LogOptions {
   readonly level?: Level;
 }
 
-/** Replaces the clock, the output or the level. Call early in boot; unspecified parts are kept. */
-export function configureLog(options: LogOptions): void {
-  if (options.ticks) {
-    state.ticks = options.ticks;
-    // On the board Time.ticks counts from boot; in the desktop simulator it is a wall-clock value,
-    // so there uptime counts from this call.
-    const now = state.ticks();
-    state.origin = now > 1e11 ? now : 0;
-  }
-  if (options.write) state.write = options.write;
-  if (options.level) state.minimum = RANK[options.level];
+function traceLine(line: string): void {
+  trace(line + "\n");
 }
 
-/** Restores the defaults and forgets registered secrets (tests). */
-export function resetLog(): void {
-  state.minimum = RANK.INFO;
-  state.ticks = defaultTicks();
-  state.origin = 0;
-  state.write = traceLine;
-  state.secrets = [];
+function dateTicks(): number {
+  return Date.now();
 }
+
+/** The app's logger: level, clock, sink and registered secrets. */
+export class Log implements Logger {
+  #minimum: number = RANK.INFO;
+  #ticks: () => number;
+  #origin: number;
+  #write: (line: string) => void;
+  readonly #secrets: string[] = [];
+
+  constructor(options: LogOptions = {}) {
+    this.#ticks = options.ticks ?? dateTicks;
+    this.#write = options.write ?? traceLine;
+    if (options.level) this.#minimum = RANK[options.level];
+    // Uptime counts from the logger's creation (the first thing boot does): on the board that is within
+    // a few ms of reset, and on the desktop simulators (epoch ticks) it is the only sensible origin.
+    this.#origin = this.#ticks();
+  }
+
+  set level(level: Level) {
+    this.#minimum = RANK[level];
+  }
+
+  enabled(level: Level): boolean {
+    return RANK[level] >= this.#minimum;
+  }
+
+  /**
+   * Registers a secret value: from now on it is replaced by *** wherever it would appear in a line.
+   * Values shorter than 4 characters are not registered (blanking them would garble ordinary text).
+   */
+  secret(value: string | undefined): void {
+    if (value === undefined || value.length < 4 || this.#secrets.indexOf(value) >= 0) return;
+    this.#secrets.push(value);
+  }
+
+  /** Milliseconds since the logger was made, right across the board's tick wrap. */
+  uptime(): number {
+    return ticksSince(this.#origin, this.#ticks());
+  }
+
+  /** Formats one line with this logger's secrets blanked (without writing it). */
+  format(uptime: number, level: Level, area: string, message: string, fields?: Fields): string {
+    const line = formatLine(uptime, level, area, message, fields);
+    return this.#secrets.length ? scrub(line, this.#secrets) : line;
+  }
+
+  log(level: Level, area: string, message: string, fields?: Fields): void {
+    if (RANK[level] < this.#minimum) return;
+    try {
+      this.#write(this.format(this.uptime(), level, area, message, fields));
+    } catch {
+      // nowhere left to report it
+    }
+  }
+
+  debug(area: string, message: string, fields?: Fields): void {
+    this.log("DEBUG", area, message, fields);
+  }
+  info(area: string, message: string, fields?: Fields): void {
+    this.log("INFO", area, message, fields);
+  }
+  warn(area: string, message: string, fields?: Fields): void {
+    this.log("WARN", area, message, fields);
+  }
+  error(area: string, message: string, fields?: Fields): void {
+    this.log("ERROR", area, message, fields);
+  }
+}
+
+/** A logger that writes nothing: the default of layers used without one (tests, benchmarks). */
+export const SILENT: Logger = Object.freeze({
+  log(): void {},
+  enabled(): boolean {
+    return false;
+  },
+});
 
 /** Parses a level name in any case ("debug", "WARN"); undefined when it is not one. */
 export function parseLevel(name: string): Level | undefined {
   const upper = name.toUpperCase();
   return upper === "DEBUG" || upper === "INFO" || upper === "WARN" || upper === "ERROR" ? upper : undefined;
-}
-
-/** True when a line of this level would be written (to skip building costly fields). */
-export function enabled(level: Level): boolean {
-  return RANK[level] >= state.minimum;
-}
-
-/**
- * Registers a secret value: from now on it is replaced by *** wherever it would appear in a line.
- * Values shorter than 4 characters are not registered (blanking them would garble ordinary text).
- */
-export function secret(value: string | undefined): void {
-  if (value === undefined || value.length < 4 || state.secrets.indexOf(value) >= 0) return;
-  state.secrets.push(value);
 }
 
 /** True when a field of this name is always masked. */
@@ -123,8 +159,7 @@ function formatValue(value: string | number | boolean): string {
   return needsQuotes(value) ? JSON.stringify(value) : value;
 }
 
-function scrub(line: string): string {
-  const secrets = state.secrets;
+function scrub(line: string, secrets: readonly string[]): string {
   for (let i = 0; i < secrets.length; i++) {
     const s = secrets[i];
     let at = line.indexOf(s);
@@ -136,7 +171,7 @@ function scrub(line: string): string {
   return line;
 }
 
-/** Formats one line (without writing it). Exposed for tests and the serial monitor's parser. */
+/** Formats one line, secret-named fields masked. Exposed for tests and the serial monitor's parser. */
 export function formatLine(uptime: number, level: Level, area: string, message: string, fields?: Fields): string {
   let line = `${Math.floor(uptime)} ${level} ${area}: ${message.replace(/[\r\n]+/g, " ")}`;
   if (fields) {
@@ -146,30 +181,7 @@ export function formatLine(uptime: number, level: Level, area: string, message: 
       line += " " + name + "=" + (isSecretName(name) ? MASK : formatValue(value));
     }
   }
-  return state.secrets.length ? scrub(line) : line;
-}
-
-/** Writes one line if `level` is enabled. Never throws (a broken sink must not take the app down). */
-export function log(level: Level, area: string, message: string, fields?: Fields): void {
-  if (RANK[level] < state.minimum) return;
-  try {
-    state.write(formatLine(state.ticks() - state.origin, level, area, message, fields));
-  } catch {
-    // nowhere left to report it
-  }
-}
-
-export function debug(area: string, message: string, fields?: Fields): void {
-  log("DEBUG", area, message, fields);
-}
-export function info(area: string, message: string, fields?: Fields): void {
-  log("INFO", area, message, fields);
-}
-export function warn(area: string, message: string, fields?: Fields): void {
-  log("WARN", area, message, fields);
-}
-export function error(area: string, message: string, fields?: Fields): void {
-  log("ERROR", area, message, fields);
+  return line;
 }
 
 /** A short, single-line description of a thrown value (for `error=` fields). */

@@ -1,0 +1,59 @@
+// What every platform family provides, one role per module specifier. manifest.json maps each role
+// (`platform/led`, `platform/clock`, `platform/i2c`) to the file of the same name in the folder of
+// the build's target: `platform/esp32/` on the board, `platform/sim/` in the Moddable desktop
+// simulators (lin, mac). Under `npm start` and in tests the host runs the board's `platform/i2c`
+// over its simulated bus, with the simulator's LED and clock (tools/sim/specifiers.json).
+//
+// platform/conformance.ts makes the compiler check every folder against these shapes.
+//
+// Platform modules import only Moddable modules and types: a relative import in them would resolve
+// against the role's name ("platform/led") in XS but against the file's folder in TypeScript.
+
+import type { I2CClass } from "../drivers/sensor";
+import type { Logger } from "../lib/log";
+
+/** The LED behind the writable `led` property. */
+export interface Led {
+  /** The state last set (false at boot). */
+  readonly lit: boolean;
+  /** Switches the LED; false when there is no LED to switch. */
+  set(on: boolean): boolean;
+}
+
+export interface LedOptions {
+  /** GPIO of the LED; undefined when the board has none. */
+  readonly gpio: number | undefined;
+  /** True when the LED lights with the pin low. */
+  readonly invert: boolean;
+  readonly log: Logger;
+}
+
+export interface LedClass {
+  new (options: LedOptions): Led;
+  /** What drives it, for the boot line ("pins/digital", "none"). */
+  readonly driver: string;
+}
+
+/** The wall clock: where it comes from, and whether it is set. */
+export interface Clock {
+  /**
+   * Asks for the time (at most one request at once); `done(ok)` when the attempt ends. Never throws.
+   * Whether the clock is now known is lib/time.ts's `epochKnown(Date.now())`, the one test of it.
+   */
+  sync(done: (ok: boolean) => void): void;
+}
+
+export interface ClockOptions {
+  /** Time server (SNTP), when the platform asks one. */
+  readonly server?: string;
+  readonly log: Logger;
+}
+
+export interface ClockClass {
+  new (options: ClockOptions): Clock;
+  /** Where the time comes from, for the boot line ("sntp", "host"). */
+  readonly source: string;
+}
+
+/** The ECMA-419 I2C class of the build, or undefined where the build has no I2C bus. */
+export type I2CRole = I2CClass | undefined;
