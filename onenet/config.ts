@@ -1,7 +1,8 @@
 // OneNET configuration: the mcconfig `key=value` entries (the simulator takes the same flags), checked
-// once at boot. A bad or missing value throws ConfigError naming the key; the device key's value never
-// appears in a message.
+// once at boot. Every limit here is the platform's (docs/onenet.md) and is the one definition used by
+// the app's config validation, the thing model, property sets and the emulator.
 
+import { Checker, type RawConfig } from "../lib/checker";
 import { ConfigError } from "./errors";
 
 export type TokenMethod = "md5" | "sha1" | "sha256";
@@ -17,81 +18,77 @@ export interface OneNetConfig {
   readonly port: number;
   /** Report period, seconds. */
   readonly interval: number;
-  /** MQTT keepalive, seconds; the platform accepts 10..1800. */
+  /** MQTT keepalive, seconds. */
   readonly keepalive: number;
   /** Token signature method. */
   readonly method: TokenMethod;
-  /** Token expiry, Unix seconds; at most 2147483647. */
+  /** Token expiry, Unix seconds. */
   readonly et: number;
 }
 
 /** 2038-01-01T00:00:00Z: far in the future, below 2^31, so no clock is needed to make a valid token. */
 export const DEFAULT_ET = 2145916800;
 
-export const DEFAULTS = {
+export const DEFAULTS = Object.freeze({
   host: "mqtts.heclouds.com",
   port: 1883,
   interval: 10,
   keepalive: 60,
   method: "sha256" as TokenMethod,
   et: DEFAULT_ET,
-} as const;
+} as const);
 
-export const KEEPALIVE_MIN = 10;
-export const KEEPALIVE_MAX = 1800;
-export const INTERVAL_MIN = 1;
-export const INTERVAL_MAX = 86400;
+// Frozen (deeply) so that XS keeps them in flash when the module is preloaded.
+export const LIMITS = Object.freeze({
+  /** Report period, s: at least 1 (the platform's uplink rate), at most a day. */
+  interval: Object.freeze({ min: 1, max: 86400 } as const),
+  /** The platform accepts 10..1800 s. */
+  keepalive: Object.freeze({ min: 10, max: 1800 } as const),
+  port: Object.freeze({ min: 1, max: 65535 } as const),
+  /** Token expiry: other code reads it as a signed 32-bit number. */
+  et: Object.freeze({ min: 1, max: 2147483647 } as const),
+});
 
-type Source = { readonly [key: string]: string | number | boolean | undefined };
+export const METHODS: readonly TokenMethod[] = Object.freeze(["md5", "sha1", "sha256"] as TokenMethod[]);
 
-function text(source: Source, key: string, fallback?: string): string {
-  const raw = source[key];
-  if (raw === undefined || raw === "") {
-    if (fallback === undefined) throw new ConfigError(key, "missing");
-    return fallback;
-  }
-  if (typeof raw !== "string") throw new ConfigError(key, "must be a string");
-  return raw;
-}
-
-function integer(source: Source, key: string, fallback: number, min: number, max: number): number {
-  const raw = source[key];
-  let value: number;
-  if (raw === undefined || raw === "") value = fallback;
-  else if (typeof raw === "number") value = raw;
-  else if (typeof raw === "string" && /^[0-9]{1,10}$/.test(raw)) value = Number(raw);
-  else throw new ConfigError(key, "must be a whole number");
-  if (!Number.isInteger(value)) throw new ConfigError(key, "must be a whole number");
-  if (value < min || value > max) throw new ConfigError(key, `must be within ${min}..${max}, got ${value}`);
-  return value;
-}
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const PRODUCT = /^[A-Za-z0-9_-]{1,64}$/;
+// The device name is a topic level and the clientId: letters, digits and - _ . @
+const DEVICE = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** A host name or an IPv4 address. */
+export const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 
 /** True when `s` is canonical base64 (RFC 4648 alphabet, padded, no whitespace) of at least one byte. */
 export function isBase64(s: string): boolean {
-  return s.length >= 4 && s.length % 4 === 0 && /^[A-Za-z0-9+/]+(?:={0,2})$/.test(s) && !/=[^=]/.test(s);
+  return s.length >= 4 && BASE64.test(s);
 }
 
-/** Validates and completes a config source (mc/config or simulator flags). Throws ConfigError. */
-export function parseConfig(source: Source): OneNetConfig {
-  const product = text(source, "product");
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(product)) {
-    throw new ConfigError("product", "must be 1..64 letters, digits, '_' or '-' (the product id from the console)");
+/** Checks the OneNET keys into `c` (problems collected there); the config when every key is good. */
+export function checkOneNet(c: Checker): OneNetConfig | undefined {
+  const product = c.matching("product", true, PRODUCT, "not a OneNET product id (1..64 letters, digits, _ -)");
+  const device = c.matching("device", true, DEVICE, "not a OneNET device name (1..64 of letters, digits, _ - . @)");
+  const key = c.string("key", true);
+  if (key !== undefined && !isBase64(key)) c.fail("key", "not base64 (copy the device key from the OneNET console)");
+  const host = c.matching("host", false, HOST, "not a host name or IPv4 address") ?? DEFAULTS.host;
+  const port = c.integer("port", LIMITS.port, DEFAULTS.port);
+  const interval = c.integer("interval", LIMITS.interval, DEFAULTS.interval);
+  const keepalive = c.integer("keepalive", LIMITS.keepalive, DEFAULTS.keepalive);
+  const et = c.integer("et", LIMITS.et, DEFAULTS.et);
+  const method = c.choice("method", METHODS, DEFAULTS.method);
+  if (product === undefined || device === undefined || key === undefined) return undefined;
+  for (const name of ["product", "device", "key", "host", "port", "interval", "keepalive", "et", "method"]) {
+    if (c.failed(name)) return undefined;
   }
-  const device = text(source, "device");
-  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(device)) {
-    throw new ConfigError("device", "must be 1..64 letters, digits, '_', '-', '.' or '@' (the device name)");
-  }
-  const key = text(source, "key");
-  if (!isBase64(key)) throw new ConfigError("key", "must be the device key in base64 (value not shown)");
-  const host = text(source, "host", DEFAULTS.host);
-  if (host.length > 253 || !/^[A-Za-z0-9.:-]+$/.test(host)) throw new ConfigError("host", "must be a host name or an IP address");
-  const port = integer(source, "port", DEFAULTS.port, 1, 65535);
-  const interval = integer(source, "interval", DEFAULTS.interval, INTERVAL_MIN, INTERVAL_MAX);
-  const keepalive = integer(source, "keepalive", DEFAULTS.keepalive, KEEPALIVE_MIN, KEEPALIVE_MAX);
-  const method = text(source, "method", DEFAULTS.method);
-  if (method !== "md5" && method !== "sha1" && method !== "sha256") {
-    throw new ConfigError("method", `must be md5, sha1 or sha256, got ${JSON.stringify(method)}`);
-  }
-  const et = integer(source, "et", DEFAULTS.et, 1, 2147483647);
   return { product, device, key, host, port, interval, keepalive, method, et };
+}
+
+/** Validates and completes a config source. Throws ConfigError naming the first bad key (never its value). */
+export function parseConfig(source: RawConfig): OneNetConfig {
+  const c = new Checker(source);
+  const config = checkOneNet(c);
+  if (config === undefined || c.problems.length > 0) {
+    const first = c.problems[0];
+    throw new ConfigError(first.key, first.problem);
+  }
+  return config;
 }

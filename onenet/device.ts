@@ -11,9 +11,9 @@
 // client's bounded, persisted outbox so that a reboot loses nothing already reported.
 
 import type { OneNetConfig } from "./config";
-import { KEEPALIVE_MAX, KEEPALIVE_MIN } from "./config";
+import { LIMITS } from "./config";
 import { OneNetError, PayloadError } from "./errors";
-import { checkValue, DEFAULT_MODEL } from "./model";
+import { checkValue, DEFAULT_MODEL, specOf } from "./model";
 import type { ThingModel } from "./model";
 import {
   eventPost,
@@ -21,14 +21,14 @@ import {
   parseGet,
   parseReply,
   parseSet,
-  peekId,
+  isIdentifier,
   propertyPost,
   reply,
   replyMeaning,
 } from "./payload";
 import type { Reply } from "./payload";
 import { token } from "./token";
-import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
+import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
 import { utf8Encode } from "../lib/utf8";
 import type { Level, Logger } from "../lib/log";
 
@@ -133,8 +133,8 @@ export function checkConnect(config: OneNetConfig, options: MqttConnectLike): vo
     throw new OneNetError("onenet: will refused: the platform rejects CONNECT with a will message");
   }
   if (!options.clean) throw new OneNetError("onenet: clean session 0 refused: the platform requires clean session 1");
-  if (!(options.keepalive >= KEEPALIVE_MIN && options.keepalive <= KEEPALIVE_MAX)) {
-    throw new OneNetError(`onenet: keepalive ${options.keepalive} refused: the platform accepts ${KEEPALIVE_MIN}..${KEEPALIVE_MAX} s`);
+  if (!(options.keepalive >= LIMITS.keepalive.min && options.keepalive <= LIMITS.keepalive.max)) {
+    throw new OneNetError(`onenet: keepalive ${options.keepalive} refused: the platform accepts ${LIMITS.keepalive.min}..${LIMITS.keepalive.max} s`);
   }
   if (options.clientId !== config.device) throw new OneNetError("onenet: clientId must be the device name");
   if (options.username !== config.product) throw new OneNetError("onenet: username must be the product id");
@@ -156,7 +156,8 @@ export class OneNetDevice {
   readonly #posts: Outgoing[] = [];
   /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
   readonly #awaiting: Awaiting[] = [];
-  readonly #values: { [identifier: string]: unknown } = {};
+  /** Last value of each identifier reported or set (a Map: identifiers from the cloud are data, never keys of an object). */
+  readonly #values = new Map<string, unknown>();
   readonly #queueLimit: number;
   readonly #pacing: number;
   readonly #replyTimeout: number;
@@ -243,7 +244,7 @@ export class OneNetDevice {
       for (const identifier in params) {
         const value = params[identifier];
         if (value === undefined) continue;
-        const spec = model[identifier];
+        const spec = specOf(model, identifier);
         if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
         const problem = checkValue(spec, value);
         if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
@@ -251,7 +252,7 @@ export class OneNetDevice {
     }
     const id = this.#ids.next();
     const payload = propertyPost(id, params, this.#epoch());
-    for (const identifier in params) if (params[identifier] !== undefined) this.#values[identifier] = params[identifier];
+    for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
     this.#posts.push({ kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: 1, id });
     return id;
   }
@@ -277,7 +278,11 @@ export class OneNetDevice {
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
   onMessage(topic: string, payload: Uint8Array, now: number): boolean {
     this.#now = now;
-    switch (this.topics.classify(topic)) {
+    const kind = this.topics.classify(topic);
+    if (this.#options.log?.enabled("DEBUG")) {
+      this.#options.log.log("DEBUG", "onenet", "received", { topic: topic.slice(this.topics.prefix.length), bytes: payload.length, known: kind !== DOWN_NONE });
+    }
+    switch (kind) {
       case DOWN_POST_REPLY:
         this.#onReply(payload, KIND_POST);
         return true;
@@ -335,6 +340,9 @@ export class OneNetDevice {
       return false;
     }
     this.stats.sent++;
+    if (this.#options.log?.enabled("DEBUG")) {
+      this.#options.log.log("DEBUG", "onenet", "sent", { topic: m.topic.slice(this.topics.prefix.length), id: m.id || undefined, bytes: m.payload.length, qos: m.qos });
+    }
     if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
       this.#awaiting.push({ id: m.id, kind: m.kind, deadline: replyDeadline });
       this.#trimAwaiting();
@@ -420,8 +428,8 @@ export class OneNetDevice {
     try {
       request = parseSet(payload);
     } catch (e) {
-      const id = peekId(payload);
-      const why = (e as PayloadError).message;
+      const id = e instanceof PayloadError ? e.id : undefined;
+      const why = (e as Error).message;
       this.#log("WARN", `bad property set: ${why}`);
       if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
       return;
@@ -430,7 +438,7 @@ export class OneNetDevice {
     const model = this.#model;
     for (const identifier in request.params) {
       const value = request.params[identifier];
-      const spec = model ? model[identifier] : undefined;
+      const spec = model ? specOf(model, identifier) : undefined;
       if (model && !spec) refused.push(`${identifier} (unknown identifier)`);
       else if (spec && !spec.writable) refused.push(`${identifier} (read-only)`);
       else if (spec) {
@@ -463,7 +471,7 @@ export class OneNetDevice {
         }
         if (verdict === false) refused.push(`${identifier} (not applied)`);
         else if (typeof verdict === "string") refused.push(`${identifier} (${verdict})`);
-        else this.#values[identifier] = value;
+        else this.#values.set(identifier, value);
       }
     }
     if (refused.length === 0) {
@@ -483,8 +491,8 @@ export class OneNetDevice {
     try {
       request = parseGet(payload);
     } catch (e) {
-      const id = peekId(payload);
-      const why = (e as PayloadError).message;
+      const id = e instanceof PayloadError ? e.id : undefined;
+      const why = (e as Error).message;
       this.#log("WARN", `bad property get: ${why}`);
       if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
       return;
@@ -492,9 +500,13 @@ export class OneNetDevice {
     const data: { [identifier: string]: unknown } = {};
     const missing: string[] = [];
     for (const identifier of request.params) {
+      if (!isIdentifier(identifier)) {
+        missing.push(identifier.length > 64 ? identifier.slice(0, 64) + "…" : identifier);
+        continue;
+      }
       let value = this.#options.onGet ? this.#options.onGet(identifier) : undefined;
-      if (value === undefined) value = this.#values[identifier];
-      if (value === undefined || !/^[A-Za-z0-9_$]{1,64}$/.test(identifier)) missing.push(identifier);
+      if (value === undefined) value = this.#values.get(identifier);
+      if (value === undefined) missing.push(identifier);
       else data[identifier] = value;
     }
     if (missing.length === 0) this.#queueReply(topic, reply(request.id, 200, "success", data));

@@ -18,10 +18,12 @@ export class OneNetError extends Error {
   }
 }
 
-/** A downlink payload that is not the OneJSON the platform sends. */
+/** A downlink payload that is not the OneJSON the platform sends; `id` when the request's id was read. */
 export class PayloadError extends Error {
-  constructor(message: string) {
+  readonly id: string | undefined;
+  constructor(message: string, id?: string) {
     super(message);
     this.name = "PayloadError";
+    this.id = id;
   }
 }

@@ -3,6 +3,8 @@
 // Used to refuse locally what the platform would answer with 302 (type) or 309 (unknown identifier),
 // and to check property-set values before the app applies them.
 
+import { LIMITS } from "./config";
+
 export type ValueType = "int32" | "float" | "double" | "bool" | "string";
 
 export interface PropertySpec {
@@ -23,9 +25,19 @@ export const DEFAULT_MODEL: ThingModel = {
   rssi: { type: "int32", writable: false, min: -127, max: 0 },
   heap: { type: "int32", writable: false, min: 0, max: 2147483647 },
   uptime: { type: "int32", writable: false, min: 0, max: 2147483647 },
-  interval: { type: "int32", writable: true, min: 1, max: 86400 },
+  interval: { type: "int32", writable: true, min: LIMITS.interval.min, max: LIMITS.interval.max },
   led: { type: "bool", writable: true },
 };
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The spec of `identifier`, from the model's own properties only: "toString", "__proto__" or
+ * "constructor" from the cloud are unknown identifiers, never something inherited.
+ */
+export function specOf(model: ThingModel, identifier: string): PropertySpec | undefined {
+  return hasOwn.call(model, identifier) ? model[identifier] : undefined;
+}
 
 /** Why `value` does not fit `spec`, or undefined when it does. */
 export function checkValue(spec: PropertySpec, value: unknown): string | undefined {

@@ -1,8 +1,6 @@
 // The OneJSON thing-model topics of one device, `$sys/{pid}/{device}/thing/...`, built once at boot
-// (strings, and UTF-8 bytes for clients that take pre-encoded topics). Downlink topics are recognised
+// (the MQTT client encodes each topic once too). Downlink topics are recognised
 // by string equality, with no per-message allocation.
-
-import { utf8Encode } from "../lib/utf8";
 
 /** What a downlink topic is (plain numbers: no enum, so any TS-stripping tool compiles this file). */
 export type Downlink = 0 | 1 | 2 | 3 | 4;
@@ -25,13 +23,6 @@ export class Topics {
   readonly eventPostReply: string;
   /** `$sys/{pid}/{device}/thing/#`, what the official SDK subscribes to. */
   readonly thingAll: string;
-  /** UTF-8 of the uplink topics, encoded once. */
-  readonly bytes: {
-    readonly propertyPost: Uint8Array;
-    readonly propertySetReply: Uint8Array;
-    readonly propertyGetReply: Uint8Array;
-    readonly eventPost: Uint8Array;
-  };
 
   constructor(product: string, device: string) {
     const p = `$sys/${product}/${device}/`;
@@ -45,12 +36,6 @@ export class Topics {
     this.eventPost = p + "thing/event/post";
     this.eventPostReply = p + "thing/event/post/reply";
     this.thingAll = p + "thing/#";
-    this.bytes = {
-      propertyPost: utf8Encode(this.propertyPost),
-      propertySetReply: utf8Encode(this.propertySetReply),
-      propertyGetReply: utf8Encode(this.propertyGetReply),
-      eventPost: utf8Encode(this.eventPost),
-    };
   }
 
   /** The downlink topics the device needs (post replies, property set and get): one SUBSCRIBE. */

@@ -64,6 +64,11 @@ test("bad config: one line naming every bad key, then idle without crashing or r
 test("good config: reports to the OneNET emulator, obeys interval/led sets and gets, keeps interval across reboot", async () => {
   const emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
   emulators.push(emulator);
+  // What the platform learned from property posts (get replies excluded: they come later, on request).
+  const posted: { identifier: string; value: unknown }[] = [];
+  emulator.events.on("event", (e: { type: string; identifier?: string; value?: unknown }) => {
+    if (e.type === "property" && (e.identifier === "interval" || e.identifier === "led")) posted.push({ identifier: e.identifier, value: e.value });
+  });
   const lane = await XsLane.start({
     entry: "main.ts",
     clock: "real",
@@ -75,11 +80,17 @@ test("good config: reports to the OneNET emulator, obeys interval/led sets and g
   await lane.waitFor(() => reports(lane) >= 2, 30_000, "two reports");
   assert.ok(lane.logs.some((l) => / INFO mqtt: connected /.test(l)), "the emulator accepted the token");
   assert.ok(lane.logs.some((l) => / INFO sensors: found sensors=/.test(l)), "sensors detected on the simulated bus");
+  // The writable properties are reported at boot, so the console shows them before any set.
+  await lane.waitFor(() => posted.some((p) => p.identifier === "interval" && p.value === 2), 10_000, "interval posted at boot");
+  assert.ok(posted.some((p) => p.identifier === "led" && p.value === false), JSON.stringify(posted));
 
   const set = await emulator.setProperties(DEVICE.product, DEVICE.device, { interval: 3, led: true });
   assert.equal(set.code, 200, JSON.stringify(set));
   await lane.waitFor(() => lane.logs.some((l) => / INFO led: on pin=5/.test(l)), 10_000, "LED on");
   assert.ok(lane.logs.some((l) => / INFO app: report interval changed seconds=3 was=2 persisted=true/.test(l)));
+  // ... and again after every set: one post with both new values.
+  await lane.waitFor(() => posted.some((p) => p.identifier === "interval" && p.value === 3), 10_000, "new interval posted");
+  await lane.waitFor(() => posted.some((p) => p.identifier === "led" && p.value === true), 10_000, "new led state posted");
 
   const refused = await emulator.setProperties(DEVICE.product, DEVICE.device, { interval: 0 });
   assert.equal(refused.code, 100, JSON.stringify(refused));

@@ -1,4 +1,14 @@
-// The one XS global the firmware uses. @moddable/typings' xs.d.ts is deliberately not included: it
-// also declares String.fromArrayBuffer and ArrayBuffer.fromString, which only Moddable's device
-// hosts provide (not xsnap), so code using them would type-check and then fail in the XS lane.
+// The XS globals the firmware uses, as every Moddable device host provides them. @moddable/typings'
+// xs.d.ts is not included (it declares more than the board has); the XS and Node lanes supply the two
+// string natives (tools/sim/natives.ts), so code using them runs in every lane.
 declare const trace: (...log: (string | number | boolean)[]) => void;
+
+interface ArrayBufferConstructor {
+  /** UTF-8 bytes of `string` in a new ArrayBuffer (native on the device). */
+  fromString(string: string): ArrayBuffer;
+}
+
+interface StringConstructor {
+  /** The string whose UTF-8 bytes fill `buffer`; throws TypeError on bytes that are not UTF-8. */
+  fromArrayBuffer(buffer: ArrayBufferLike): string;
+}

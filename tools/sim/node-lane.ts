@@ -6,6 +6,7 @@ import { setHost, runControl, type Host, type TcpEvents } from "./host.ts";
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
 import { TcpLink } from "./tcp-link.ts";
 import { Storage } from "./storage.ts";
+import { installBoardNatives } from "./natives.ts";
 
 export interface LaneLog {
   readonly lines: string[];
@@ -119,4 +120,5 @@ export function traceToHost(...parts: unknown[]): void {
 export function installNodeLane(): void {
   setHost(nodeLane.host);
   (globalThis as { trace?: unknown }).trace = traceToHost;
+  installBoardNatives(new TextEncoder(), new TextDecoder());
 }

@@ -6,6 +6,7 @@
 // Host -> XS header: [kind, now, epoch, ...]; XS -> host header: [op, ...].
 import { setHost, runControl, type Host, type TcpEvents } from "../host.ts";
 import { wallClock } from "../modules/time.ts";
+import { installBoardNatives } from "../natives.ts";
 
 interface Encoder {
   encode(text: string): Uint8Array;
@@ -46,6 +47,7 @@ const issue = g.issueCommand;
 const encoder = new g.TextEncoder();
 const decoder = new g.TextDecoder();
 const collect = g.gc;
+installBoardNatives(encoder, decoder);
 
 // The board has none of these (and xsnap-only APIs must not leak into firmware).
 for (const name of [

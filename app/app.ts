@@ -1,0 +1,277 @@
+// The running app: Wi-Fi, sensors and board data reported to OneNET every interval, the writable
+// properties (interval, led) applied from the cloud, faults raised as `alarm` events, a status line
+// every ten minutes. main.ts builds it once the configuration is valid.
+//
+// Nothing here may end the app: every callback handed to a module or a timer runs inside `guard()`,
+// which logs an exception with its area and carries on.
+
+import Timer from "timer";
+import { describe, type Log } from "../lib/log";
+import { epochKnown } from "../lib/time";
+import type { Clock, I2CRole, Led } from "../platform/types";
+import WiFiManager from "../drivers/wifi";
+import Sensors from "../drivers/sensors";
+import Board from "../drivers/board";
+import { PreferenceStorage } from "../mqtt/storage";
+import { OneNetClient } from "../onenet/client";
+import type { ReplyInfo } from "../onenet/device";
+import { LIMITS, type AppConfig } from "./config";
+import { CONNACK_HINTS } from "./hints";
+import { loadInterval, saveInterval } from "./settings";
+import { ALARM, SENSOR_PROPERTIES, sensorChange } from "./alarms";
+
+/** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
+const DEFAULT_SDA = 21;
+const DEFAULT_SCL = 22;
+/** A status line this often (ms), for a monitor attached long after boot. */
+const STATUS_EVERY = 600_000;
+
+/** The properties of one report; one object reused for every report (the payload is encoded at once). */
+interface Readings {
+  [identifier: string]: number | boolean | undefined;
+  temp?: number;
+  humi?: number;
+  press?: number;
+  rssi?: number;
+  heap?: number;
+  uptime?: number;
+}
+
+export interface AppParts {
+  readonly led: Led;
+  readonly clock: Clock;
+  readonly i2c: I2CRole;
+  readonly log: Log;
+}
+
+export default class App {
+  readonly cfg: AppConfig;
+  readonly log: Log;
+  readonly led: Led;
+  readonly clock: Clock;
+  readonly wifi: WiFiManager;
+  readonly board: Board;
+  readonly onenet: OneNetClient;
+  sensors: Sensors | undefined;
+  interval: number;
+  readonly readings: Readings = {};
+  readonly state: Readings = {};
+  readonly reportTimer: Timer;
+  everConnected = false;
+  clockTried = false;
+  reports = 0;
+  dropped = 0;
+  /** Which of SENSOR_PROPERTIES the last report had (bit i: SENSOR_PROPERTIES[i]); -1 before the first. */
+  sensorBits = -1;
+  /** Bits that went missing and have not come back (an alarm was raised for them). */
+  lostBits = 0;
+  statePending = false;
+  readonly #onStateTimer = (): void => this.guard("app", "state report", () => this.reportState());
+
+  constructor(cfg: AppConfig, parts: AppParts) {
+    this.cfg = cfg;
+    const log = (this.log = parts.log);
+    this.led = parts.led;
+    this.clock = parts.clock;
+
+    const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max, log);
+    this.interval = interval.seconds;
+    log.info("app", "report interval", { seconds: interval.seconds, source: interval.source });
+
+    // Wi-Fi first: joining takes seconds, the rest of boot runs meanwhile.
+    this.wifi = new WiFiManager({
+      ssid: cfg.ssid,
+      password: cfg.password,
+      log,
+      onChange: (up) => this.guard("wifi", "network change", () => this.onNetwork(up)),
+    });
+
+    this.guard("sensors", "detect", () => {
+      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: parts.i2c, log });
+      sensors.detect();
+      this.sensors = sensors;
+    });
+    this.board = new Board(this.wifi);
+
+    // The OneNET device on our MQTT client: login from the config, subscriptions, 1 message/s pacing,
+    // reply correlation; QoS 1 reports kept in a small outbox in flash.
+    this.onenet = new OneNetClient({
+      config: cfg.onenet,
+      canSet: (identifier) => this.canSet(identifier),
+      onSet: (identifier, value) => this.onSet(identifier, value),
+      onGet: (identifier) => this.onGet(identifier),
+      onReply: (reply) => this.guard("onenet", "reply handler", () => this.onReply(reply)),
+      epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
+      onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
+      log,
+      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
+    });
+    this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));
+
+    this.reportTimer = Timer.repeat(() => this.guard("app", "report", () => this.report()), this.interval * 1000);
+    Timer.repeat(() => this.guard("app", "status", () => this.status()), STATUS_EVERY);
+
+    this.onenet.networkDown();
+    this.onenet.connect();
+    this.wifi.start();
+  }
+
+  /** Runs `fn`, logging instead of propagating an exception: the app loop never dies. */
+  guard(area: string, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error(area, what + " failed", { error: describe(e) });
+    }
+  }
+
+  onNetwork(up: boolean): void {
+    const log = this.log;
+    if (up) {
+      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
+      this.onenet.networkUp();
+      if (!this.clockTried || !epochKnown(Date.now())) {
+        this.clockTried = true;
+        this.syncTime();
+      }
+    } else {
+      log.warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
+      this.onenet.networkDown();
+    }
+  }
+
+  /** Asks for the time (SNTP on the board); tried again from status() while the clock is unknown. */
+  syncTime(): void {
+    this.clock.sync(() => {
+      if (!epochKnown(Date.now())) this.log.warn("time", "clock unknown: reports go without time");
+    });
+  }
+
+  onOnline(online: boolean): void {
+    if (!online) {
+      this.log.warn("app", "offline, reports wait in the outbox", { outbox: this.onenet.mqtt.outbox.length });
+      return;
+    }
+    if (!this.everConnected) {
+      this.everConnected = true;
+      // The first report does not wait a whole interval: the report timer fires on the next turn of
+      // the event loop (not from inside this callback, which runs deep in the MQTT client's stack:
+      // reporting from here overflowed the XS stack in the SDK's lin simulator), then every interval.
+      Timer.schedule(this.reportTimer, 0, this.interval * 1000);
+      // The console shows the writable properties from the start, not only after a first set.
+      this.scheduleState();
+    }
+  }
+
+  onRefused(code: number, reason: string): void {
+    this.log.error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
+  }
+
+  onReply(reply: ReplyInfo): void {
+    if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+  }
+
+  /** What the board can apply, asked before any property of a cloud set changes (all or nothing). */
+  canSet(identifier: string): true | string {
+    if (identifier === "led" && this.cfg.led === undefined) return "no LED on this board (config led)";
+    return true;
+  }
+
+  /** Applies one property of a cloud set; its value already fits the thing model (onenet/model.ts). */
+  onSet(identifier: string, value: unknown): boolean | string {
+    if (identifier === "interval" && typeof value === "number") {
+      this.setInterval(value);
+      this.scheduleState();
+      return true;
+    }
+    if (identifier === "led" && typeof value === "boolean") {
+      if (!this.led.set(value)) return "no LED on this board (config led)";
+      this.scheduleState();
+      return true;
+    }
+    return `${identifier} is not writable`;
+  }
+
+  onGet(identifier: string): unknown {
+    if (identifier === "interval") return this.interval;
+    if (identifier === "led") return this.cfg.led === undefined ? undefined : this.led.lit;
+    return undefined;
+  }
+
+  setInterval(seconds: number): void {
+    if (seconds === this.interval) return;
+    const saved = saveInterval(seconds, this.cfg.interval, this.log);
+    this.log.info("app", "report interval changed", { seconds, was: this.interval, persisted: saved });
+    this.interval = seconds;
+    Timer.schedule(this.reportTimer, seconds * 1000, seconds * 1000);
+    if (!saved) this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
+  }
+
+  /** Reports the writable properties on the next turn; any number of sets before then make one post. */
+  scheduleState(): void {
+    if (this.statePending) return;
+    this.statePending = true;
+    Timer.set(this.#onStateTimer, 0);
+  }
+
+  reportState(): void {
+    this.statePending = false;
+    const s = this.state;
+    s.interval = this.interval;
+    s.led = this.cfg.led === undefined ? undefined : this.led.lit;
+    try {
+      this.onenet.report(s);
+    } catch (e) {
+      this.log.warn("app", "state report not queued", { error: describe(e) });
+    }
+  }
+
+  alarm(code: number, msg: string): void {
+    try {
+      this.onenet.postEvent("alarm", { code, msg: msg.length > 64 ? msg.slice(0, 64) : msg });
+    } catch (e) {
+      this.log.warn("app", "alarm not queued", { code, error: describe(e) });
+    }
+  }
+
+  report(): void {
+    const r = this.readings;
+    if (this.sensors) this.sensors.read(r);
+    this.board.read(r);
+    this.checkSensors(r);
+    let id: string;
+    try {
+      id = this.onenet.report(r);
+    } catch (e) {
+      this.dropped++;
+      this.log.warn("app", "report not queued", { error: describe(e), dropped: this.dropped });
+      return;
+    }
+    this.reports++;
+    this.log.info("app", "report", {
+      id, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
+      online: this.onenet.online, queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length,
+    });
+  }
+
+  /** Raises `alarm` when sensor properties go missing, and again when they come back. */
+  checkSensors(r: Readings): void {
+    let bits = 0;
+    for (let i = 0; i < SENSOR_PROPERTIES.length; i++) if (r[SENSOR_PROPERTIES[i]] !== undefined) bits |= 1 << i;
+    const change = sensorChange(this.sensorBits, bits, this.lostBits);
+    this.sensorBits = bits;
+    this.lostBits = change.lost;
+    if (change.code !== 0) this.alarm(change.code, change.msg);
+  }
+
+  status(): void {
+    if (this.wifi.up && !epochKnown(Date.now())) this.syncTime();
+    const s = this.onenet.device.stats;
+    this.log.info("app", "status", {
+      wifi: this.wifi.status, mqtt: this.onenet.mqtt.connected ? "connected" : "down", reports: this.reports,
+      sent: s.sent, replies: s.replies, refused: s.refusedByPlatform, missing: s.missingReplies,
+      queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length, interval: this.interval,
+      uptime: Math.floor(this.log.uptime() / 1000),
+    });
+  }
+}
