@@ -9,6 +9,7 @@ import config from "mc/config";
 import Time from "time";
 import Timer from "timer";
 import { describe, Log, parseLevel } from "./lib/log";
+import { Uptime } from "./lib/time";
 import { configSummary, describeProblems, validateConfig } from "./app/config";
 import { boardName, VERSION } from "./app/info";
 import App from "./app/app";
@@ -16,7 +17,9 @@ import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
 
-const log = new Log({ ticks: () => Time.ticks });
+// One clock for every interval in the firmware: the board's tick wraps after 49.7 days (lib/time.ts).
+const uptime = new Uptime(() => Time.ticks);
+const log = new Log({ uptime });
 
 /** Boot stopped: say so now and again every minute (for a monitor attached later); nothing else runs. */
 function idle(reason: string): void {
@@ -42,6 +45,7 @@ function boot(): void {
   try {
     new App(cfg, {
       log,
+      uptime,
       led: new Led({ gpio: cfg.led, invert: cfg.ledInvert, log }),
       clock: new Clock({ server: cfg.sntp, log }),
       i2c,

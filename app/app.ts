@@ -7,7 +7,7 @@
 
 import Timer from "timer";
 import { describe, type Log } from "../lib/log";
-import { epochKnown } from "../lib/time";
+import { epochKnown, type Uptime } from "../lib/time";
 import type { Clock, I2CRole, Led } from "../platform/types";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
@@ -42,6 +42,7 @@ export interface AppParts {
   readonly clock: Clock;
   readonly i2c: I2CRole;
   readonly log: Log;
+  readonly uptime: Uptime;
 }
 
 export default class App {
@@ -104,6 +105,7 @@ export default class App {
       epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
       onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
       log,
+      uptime: parts.uptime,
       mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
     });
     this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));

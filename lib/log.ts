@@ -12,7 +12,7 @@
 // interface, to mqtt/, onenet/, drivers/ and platform/. The module holds no state of its own, so it
 // is preloaded into flash as it is; every setting lives in the `Log` object the app made.
 
-import { ticksSince } from "./time";
+import { Uptime } from "./time";
 
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 export type FieldValue = string | number | boolean | undefined | null;
@@ -38,6 +38,8 @@ const SECRET_CAMEL = /[a-z0-9](Key|Token|Password|Passwd|Secret|Sign|Psk)$/;
 export interface LogOptions {
   /** The board's millisecond tick, e.g. `() => Time.ticks` (default: Date.now()). */
   readonly ticks?: () => number;
+  /** The app's clock, when it has one: lines then stamp the same uptime as everything else. */
+  readonly uptime?: Uptime;
   /** Where lines go (default: trace(line + "\n")). The line has no trailing newline. */
   readonly write?: (line: string) => void;
   /** Lowest level written (default INFO). */
@@ -55,18 +57,16 @@ function dateTicks(): number {
 /** The app's logger: level, clock, sink and registered secrets. */
 export class Log implements Logger {
   #minimum: number = RANK.INFO;
-  #ticks: () => number;
-  #origin: number;
+  readonly #uptime: Uptime;
   #write: (line: string) => void;
   readonly #secrets: string[] = [];
 
   constructor(options: LogOptions = {}) {
-    this.#ticks = options.ticks ?? dateTicks;
+    // Uptime counts from the clock's creation (the first thing boot does): on the board that is within
+    // a few ms of reset, and on the desktop simulators (epoch ticks) it is the only sensible origin.
+    this.#uptime = options.uptime ?? new Uptime(options.ticks ?? dateTicks);
     this.#write = options.write ?? traceLine;
     if (options.level) this.#minimum = RANK[options.level];
-    // Uptime counts from the logger's creation (the first thing boot does): on the board that is within
-    // a few ms of reset, and on the desktop simulators (epoch ticks) it is the only sensible origin.
-    this.#origin = this.#ticks();
   }
 
   set level(level: Level) {
@@ -86,9 +86,9 @@ export class Log implements Logger {
     this.#secrets.push(value);
   }
 
-  /** Milliseconds since the logger was made, right across the board's tick wrap. */
+  /** Milliseconds since boot, right across the board's tick wrap. */
   uptime(): number {
-    return ticksSince(this.#origin, this.#ticks());
+    return this.#uptime.now();
   }
 
   /** Formats one line with this logger's secrets blanked (without writing it). */

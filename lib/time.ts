@@ -5,9 +5,37 @@
 // desktop simulators it is epoch milliseconds instead (docs/moddable.md). Intervals are therefore
 // measured as unsigned 32-bit differences, never by comparing raw ticks.
 
-/** Milliseconds from `start` to `end` (both `Time.ticks` values), right across the sign flip and the wrap. */
+/**
+ * Milliseconds from `start` to `end` (both `Time.ticks` values, `end` not before `start`), right across
+ * the sign flip and the wrap; exact for intervals under 49.7 days.
+ */
 export function ticksSince(start: number, end: number): number {
-  return (end - start) >>> 0;
+  const d = end - start;
+  // Negative only when the 32-bit counter wrapped (or flipped sign) in between.
+  return d >= 0 ? d : d + 4294967296;
+}
+
+/**
+ * The firmware's one clock for intervals: milliseconds since it was made, counted from the board's
+ * wrapping tick into a number that never wraps. Deadlines and pacing compare these values, never
+ * raw ticks. It must be read at least once every 49 days (any timer or status line does).
+ */
+export class Uptime {
+  readonly #ticks: () => number;
+  #last: number;
+  #total = 0;
+
+  constructor(ticks: () => number) {
+    this.#ticks = ticks;
+    this.#last = ticks();
+  }
+
+  now(): number {
+    const t = this.#ticks();
+    this.#total += ticksSince(this.#last, t);
+    this.#last = t;
+    return this.#total;
+  }
 }
 
 /** Epoch milliseconds before which the wall clock was never set (September 2020). */

@@ -14,6 +14,7 @@ import Time from "time";
 import { MqttClient } from "../mqtt/client";
 import type { ClientOptions } from "../mqtt/client";
 import type { Logger } from "../lib/log";
+import { Uptime } from "../lib/time";
 import { OneNetDevice } from "./device";
 import type { OneNetDeviceOptions, OneNetLink } from "./device";
 
@@ -26,6 +27,8 @@ export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | 
   readonly onOtherMessage?: (topic: string, payload: Uint8Array) => void;
   /** Login state changes: true on CONNACK 0, false when the connection is lost. */
   readonly onOnline?: (online: boolean) => void;
+  /** The app's clock (default: one of its own over Time.ticks); pacing and reply deadlines use it. */
+  readonly uptime?: Uptime;
 }
 
 /** What a refused login means on OneNET (CONNACK return codes). */
@@ -42,9 +45,11 @@ export class OneNetClient {
   #timer: Timer | undefined;
   #timerAt = Infinity;
   readonly #onTimer: () => void;
+  readonly #uptime: Uptime;
 
   constructor(options: OneNetClientOptions) {
     this.#options = options;
+    this.#uptime = options.uptime ?? new Uptime(() => Time.ticks);
     const log = options.log;
     let client: MqttClient | undefined;
     const link: OneNetLink = {
@@ -80,18 +85,18 @@ export class OneNetClient {
       this.#service();
     };
     client.onConnect = () => {
-      this.device.onConnected(Time.ticks);
+      this.device.onConnected(this.#uptime.now());
       options.onOnline?.(true);
       this.#service();
     };
     client.onClose = () => {
       if (this.device.connected) {
-        this.device.onDisconnected(Time.ticks);
+        this.device.onDisconnected(this.#uptime.now());
         options.onOnline?.(false);
       }
     };
     client.onMessage = (topic, payload) => {
-      if (this.device.onMessage(topic, payload, Time.ticks)) this.#service();
+      if (this.device.onMessage(topic, payload, this.#uptime.now())) this.#service();
       else options.onOtherMessage?.(topic, payload);
     };
     client.onRefused = (code, reason) => {
@@ -118,21 +123,21 @@ export class OneNetClient {
 
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */
   report(params: { readonly [identifier: string]: unknown }): string {
-    const id = this.device.report(params, Time.ticks);
+    const id = this.device.report(params, this.#uptime.now());
     this.#service();
     return id;
   }
 
   /** Queues an event post; returns its id. */
   postEvent(identifier: string, value: { readonly [key: string]: unknown }): string {
-    const id = this.device.postEvent(identifier, value, Time.ticks);
+    const id = this.device.postEvent(identifier, value, this.#uptime.now());
     this.#service();
     return id;
   }
 
   /** Publishes on another topic of the device's space (QoS 0/1, no retain), paced like the rest. */
   publish(topic: string, payload: Uint8Array, qos: 0 | 1 = 0): void {
-    this.device.publish(topic, payload, qos, false, Time.ticks);
+    this.device.publish(topic, payload, qos, false, this.#uptime.now());
     this.#service();
   }
 
@@ -146,7 +151,7 @@ export class OneNetClient {
   }
 
   #service(): void {
-    const now = Time.ticks;
+    const now = this.#uptime.now();
     const next = this.device.service(now);
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) Timer.clear(this.#timer);
