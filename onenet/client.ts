@@ -16,6 +16,7 @@ import type { ClientOptions } from "../mqtt/client";
 import type { Logger } from "../lib/log";
 import { Uptime } from "../lib/time";
 import { OneNetDevice } from "./device";
+import { DOWNLINK_LIMITS } from "./payload";
 import type { OneNetDeviceOptions, OneNetLink } from "./device";
 
 export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | "log"> {
@@ -30,6 +31,9 @@ export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | 
   /** The app's clock (default: one of its own over Time.ticks); pacing and reply deadlines use it. */
   readonly uptime?: Uptime;
 }
+
+/** The largest PUBLISH the device accepts: a downlink payload, a topic (at most 512 bytes) and headers. */
+export const MAX_DOWNLINK_PACKET = DOWNLINK_LIMITS.bytes + 512 + 16;
 
 /** What a refused login means on OneNET (CONNACK return codes). */
 function refusalHint(code: number): string {
@@ -68,6 +72,9 @@ export class OneNetClient {
     });
     const login = this.device.connectOptions();
     client = new MqttClient({
+      // OneNET's downlinks are small (docs/onenet.md): a packet holds at most one downlink payload
+      // (DOWNLINK_LIMITS) plus its topic, so nothing near the heap's size is ever buffered.
+      maxPacketSize: MAX_DOWNLINK_PACKET,
       ...options.mqtt,
       host: login.host,
       port: login.port,

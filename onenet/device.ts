@@ -79,7 +79,17 @@ export interface OneNetDeviceOptions {
   readonly replyTimeoutMs?: number;
   /** Subscribe to `thing/#` (as the official SDK does) instead of the four exact topics. */
   readonly subscribeAll?: boolean;
+  /**
+   * Largest message (topic + payload bytes) the link can ever take; a bigger one is dropped with an
+   * error instead of blocking the uplink queue forever. Default 4096 (the app's MQTT outbox holds 8 KB).
+   */
+  readonly maxMessageBytes?: number;
+  /** Replies (set/get answers) waiting at most; a flood beyond it drops the oldest. Default 8. */
+  readonly replyLimit?: number;
 }
+
+/** A reply's `msg` at most this long: it echoes identifiers from the cloud, which must not grow it without bound. */
+const REPLY_MSG_MAX = 120;
 
 export interface ConnectOptions {
   readonly host: string;
@@ -159,6 +169,8 @@ export class OneNetDevice {
   /** Last value of each identifier reported or set (a Map: identifiers from the cloud are data, never keys of an object). */
   readonly #values = new Map<string, unknown>();
   readonly #queueLimit: number;
+  readonly #replyLimit: number;
+  readonly #maxMessage: number;
   readonly #pacing: number;
   readonly #replyTimeout: number;
   #connected = false;
@@ -168,7 +180,13 @@ export class OneNetDevice {
   #subscribed = false;
 
   /** Counters for tests and the console. */
-  readonly stats = { sent: 0, replies: 0, refusedByPlatform: 0, missingReplies: 0, sets: 0, gets: 0 };
+  readonly stats = {
+    sent: 0, replies: 0, refusedByPlatform: 0, missingReplies: 0, sets: 0, gets: 0,
+    /** Messages that could never be sent (larger than the link takes), dropped. */
+    tooLarge: 0,
+    /** Replies dropped because newer requests filled the reply queue. */
+    repliesDropped: 0,
+  };
 
   constructor(options: OneNetDeviceOptions) {
     this.#options = options;
@@ -177,6 +195,8 @@ export class OneNetDevice {
     this.#model = options.model === undefined ? DEFAULT_MODEL : options.model;
     this.topics = new Topics(options.config.product, options.config.device);
     this.#queueLimit = options.queueLimit ?? 32;
+    this.#replyLimit = Math.max(1, options.replyLimit ?? 8);
+    this.#maxMessage = options.maxMessageBytes ?? 4096;
     this.#pacing = options.pacingMs ?? 1000;
     this.#replyTimeout = options.replyTimeoutMs ?? 30000;
   }
@@ -253,7 +273,7 @@ export class OneNetDevice {
     const id = this.#ids.next();
     const payload = propertyPost(id, params, this.#epoch());
     for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
-    this.#posts.push({ kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: 1, id });
     return id;
   }
 
@@ -263,7 +283,7 @@ export class OneNetDevice {
     this.#checkRoom();
     const id = this.#ids.next();
     const payload = eventPost(id, identifier, value, this.#epoch());
-    this.#posts.push({ kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id });
     return id;
   }
 
@@ -272,7 +292,7 @@ export class OneNetDevice {
     this.#now = now;
     checkPublish(this.topics, topic, qos, retain);
     this.#checkRoom();
-    this.#posts.push({ kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
+    this.#enqueue(this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
   }
 
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
@@ -386,9 +406,29 @@ export class OneNetDevice {
     this.#options.log?.log(level, "onenet", message);
   }
 
-  #queueReply(topic: string, payload: Uint8Array): void {
-    // replies are small and owed to the cloud: they go before posts and are never refused
-    this.#replies.push({ kind: KIND_REPLY, topic, payload, qos: 0, id: "" });
+  #queueReply(topic: string, id: string, code: number, msg: string, data?: { readonly [identifier: string]: unknown }): void {
+    // Replies are owed to the cloud and go before posts; a flood of requests keeps only the newest
+    // (each answered request costs heap until its uplink slot, and the platform paces at 1/s).
+    const replies = this.#replies;
+    if (replies.length >= this.#replyLimit) {
+      replies.shift();
+      if (this.stats.repliesDropped++ % 100 === 0) {
+        this.#log("WARN", `reply queue full (${this.#replyLimit}): oldest replies dropped, ${this.stats.repliesDropped} so far`);
+      }
+    }
+    const text = msg.length > REPLY_MSG_MAX ? msg.slice(0, REPLY_MSG_MAX - 1) + "…" : msg;
+    this.#enqueue(replies, { kind: KIND_REPLY, topic, payload: reply(id, code, text, data), qos: 0, id: "" });
+  }
+
+  /** Queues `m`, unless it can never be sent: then it is dropped with an error, never left to block the queue. */
+  #enqueue(queue: Outgoing[], m: Outgoing): void {
+    const size = m.topic.length + m.payload.length;
+    if (size > this.#maxMessage) {
+      this.stats.tooLarge++;
+      this.#log("ERROR", `message of ${size} bytes dropped: the link takes at most ${this.#maxMessage} (${this.stats.tooLarge} so far)`);
+      return;
+    }
+    queue.push(m);
   }
 
   #onReply(payload: Uint8Array, kind: number): void {
@@ -431,7 +471,7 @@ export class OneNetDevice {
       const id = e instanceof PayloadError ? e.id : undefined;
       const why = (e as Error).message;
       this.#log("WARN", `bad property set: ${why}`);
-      if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
+      if (id !== undefined) this.#queueReply(topic, id, 100, `bad request: ${why}`);
       return;
     }
     const refused: string[] = [];
@@ -476,11 +516,11 @@ export class OneNetDevice {
     }
     if (refused.length === 0) {
       this.#log("INFO", `property set id=${request.id} applied`);
-      this.#queueReply(topic, reply(request.id, 200, "success"));
+      this.#queueReply(topic, request.id, 200, "success");
     } else {
       const msg = `refused: ${refused.join(", ")}`;
       this.#log("WARN", `property set id=${request.id} ${msg}`);
-      this.#queueReply(topic, reply(request.id, 100, msg));
+      this.#queueReply(topic, request.id, 100, msg);
     }
   }
 
@@ -494,7 +534,7 @@ export class OneNetDevice {
       const id = e instanceof PayloadError ? e.id : undefined;
       const why = (e as Error).message;
       this.#log("WARN", `bad property get: ${why}`);
-      if (id !== undefined) this.#queueReply(topic, reply(id, 100, `bad request: ${why}`));
+      if (id !== undefined) this.#queueReply(topic, id, 100, `bad request: ${why}`);
       return;
     }
     const data: { [identifier: string]: unknown } = {};
@@ -509,7 +549,7 @@ export class OneNetDevice {
       if (value === undefined) missing.push(identifier);
       else data[identifier] = value;
     }
-    if (missing.length === 0) this.#queueReply(topic, reply(request.id, 200, "success", data));
-    else this.#queueReply(topic, reply(request.id, 100, `no value for: ${missing.join(", ")}`, data));
+    if (missing.length === 0) this.#queueReply(topic, request.id, 200, "success", data);
+    else this.#queueReply(topic, request.id, 100, `no value for: ${missing.join(", ")}`, data);
   }
 }
