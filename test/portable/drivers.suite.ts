@@ -131,7 +131,7 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
       absent.close();
     }
   });
-  test("non-empty writes and reads to an absent address throw; read(buffer) fills and returns it", () => {
+  test("non-empty writes and reads to an absent address throw; read(buffer) fills it and returns the byte count", () => {
     board("aht20");
     const absent = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x40 });
     const present = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x38 });
@@ -139,7 +139,7 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
       assert.throws(() => absent.write(new Uint8Array([1])), Error, /write failed/);
       assert.throws(() => absent.read(1), Error, /read failed/);
       const buffer = new Uint8Array(1);
-      assert.equal(present.read(buffer), buffer);
+      assert.equal(present.read(buffer), 1);
       assert.equal(buffer[0] & 0x08, 0x08);
       assert.equal(present.read(3).byteLength, 3);
     } finally {
