@@ -154,7 +154,6 @@ const SDK_TYPING: { [module: string]: string | null } = {
   "mc/config": "$(MODDABLE)/typings/mc/config",
   "embedded:io/i2c": "$(MODDABLE)/typings/embedded_io/i2c",
   "pins/digital": "$(MODDABLE)/typings/pins/digital",
-  "pins/i2c": "$(MODDABLE)/typings/pins/i2c",
   sntp: "$(MODDABLE)/typings/sntp",
   hmac: null,
 };

@@ -11,7 +11,6 @@ import { AHT20Model, aht20Raw } from "../../tools/sim/devices/aht20";
 import { SHT3xModel, sht3xRaw } from "../../tools/sim/devices/sht3x";
 import { BMP280Model, DATASHEET_TRIMMING, bmp280Adc, compensatePInt64, compensateTInt32, trimmingBytes } from "../../tools/sim/devices/bmp280";
 import I2C from "../../tools/sim/modules/embedded/io/i2c";
-import PinsI2C from "../../tools/sim/modules/pins/i2c";
 import { crc8, SensorError, type SensorFault } from "../../drivers/sensor";
 import AHT20, { aht20Humidity, aht20Temperature } from "../../drivers/aht20";
 import SHT3x, { sht3xHumidity, sht3xTemperature } from "../../drivers/sht3x";
@@ -163,28 +162,6 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
     const again = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x38 });
     again.close();
     assert.throws(() => again.read(1), Error, /closed/);
-  });
-});
-
-suite("drivers: pins/i2c shim (Moddable modules/pins/i2c semantics)", (test) => {
-  test("read returns the bytes or undefined on NACK; write throws (or returns an Error with throw: false)", () => {
-    board("bmp280");
-    const bmp = new PinsI2C({ address: 0x76 });
-    assert.equal(bmp.write(0xd0, false), undefined);
-    const id = bmp.read(1);
-    assert.ok(id !== undefined && id[0] === 0x58, "BMP280 chip id through pins/i2c");
-    const buffer = new ArrayBuffer(2);
-    bmp.write([0x88]);
-    assert.equal(bmp.read(2, buffer), buffer);
-    assert.equal(new Uint8Array(buffer)[0] | (new Uint8Array(buffer)[1] << 8), DATASHEET_TRIMMING.T1);
-    assert.throws(() => bmp.read(41), Error, /40 byte read limit/);
-    bmp.close();
-    const absent = new PinsI2C({ address: 0x50 });
-    assert.equal(absent.read(1), undefined);
-    assert.throws(() => absent.write(1), Error, /write failed/);
-    const quiet = new PinsI2C({ address: 0x50, throw: false });
-    assert.ok(quiet.write(1) instanceof Error);
-    assert.throws(() => new PinsI2C({ address: 200 }), Error, /invalid address/);
   });
 });
 
