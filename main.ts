@@ -18,6 +18,7 @@ import { loadInterval, saveInterval } from "./app/settings";
 import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
+import simulated from "platform/sensor";
 import WiFiManager from "./drivers/wifi";
 import Sensors from "./drivers/sensors";
 import Board from "./drivers/board";
@@ -91,7 +92,7 @@ class App {
     });
 
     guard("sensors", "detect", () => {
-      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: i2c, log });
+      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: i2c, extra: simulated, log });
       sensors.detect();
       this.sensors = sensors;
     });

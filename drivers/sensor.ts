@@ -54,6 +54,15 @@ export interface Sensor {
 }
 
 /**
+ * A sensor that sits on no bus the app scans: platform/sensor's (the desktop simulator's). It samples
+ * thermometer, hygrometer and barometer; `kind` names it in the logs ("simulated").
+ */
+export interface ExtraSensorClass {
+  new (options: object): Sensor;
+  readonly kind: string;
+}
+
+/**
  * Why a sensor operation failed:
  * - "io": the device did not acknowledge (absent, unplugged, bus fault);
  * - "identity": something answered but is not the expected chip;
