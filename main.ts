@@ -16,6 +16,7 @@ import App from "./app/app";
 import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
+import simulated from "platform/sensor";
 
 // One clock for every interval in the firmware: the board's tick wraps after 49.7 days (lib/time.ts).
 const uptime = new Uptime(() => Time.ticks);
@@ -49,6 +50,7 @@ function boot(): void {
       led: new Led({ gpio: cfg.led, invert: cfg.ledInvert, log }),
       clock: new Clock({ server: cfg.sntp, log }),
       i2c,
+      extraSensor: simulated,
     });
   } catch (e) {
     log.error("app", "boot failed, idle", { error: describe(e) });

@@ -8,7 +8,7 @@
 import Timer from "timer";
 import { describe, type Log } from "../lib/log";
 import { epochKnown, type Uptime } from "../lib/time";
-import type { Clock, I2CRole, Led } from "../platform/types";
+import type { Clock, I2CRole, Led, SensorRole } from "../platform/types";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
 import Board from "../drivers/board";
@@ -41,6 +41,8 @@ export interface AppParts {
   readonly led: Led;
   readonly clock: Clock;
   readonly i2c: I2CRole;
+  /** A sensor the platform provides besides the bus (the desktop simulators' simulated one). */
+  readonly extraSensor: SensorRole;
   readonly log: Log;
   readonly uptime: Uptime;
 }
@@ -88,7 +90,7 @@ export default class App {
     });
 
     this.guard("sensors", "detect", () => {
-      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: parts.i2c, log });
+      const sensors = new Sensors({ data: cfg.sda ?? DEFAULT_SDA, clock: cfg.scl ?? DEFAULT_SCL, io: parts.i2c, extra: parts.extraSensor, log });
       sensors.detect();
       this.sensors = sensors;
     });

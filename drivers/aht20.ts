@@ -10,7 +10,7 @@
 //   over the first six bytes;
 // - RH[%] = S_RH / 2^20 * 100 ; T[°C] = S_T / 2^20 * 200 - 50.
 import Timer from "timer";
-import { closeDevice, crc8, ioError, openDevice, SensorError, type I2CDevice, type Sample, type Sensor, type SensorOptions } from "./sensor";
+import { I2CSensor, type Sample, type SensorOptions } from "./sensor";
 
 export const AHT20_ADDRESS = 0x38;
 
@@ -30,103 +30,66 @@ export function aht20Temperature(raw: number): number {
   return (raw / 1048576) * 200 - 50;
 }
 
-export default class AHT20 implements Sensor {
-  #io: I2CDevice | undefined;
+export default class AHT20 extends I2CSensor {
   readonly #command = new Uint8Array(3);
+  readonly #reset = Uint8Array.of(0xba);
   readonly #status = new Uint8Array(1);
   readonly #data = new Uint8Array(7);
 
   constructor(options: SensorOptions) {
-    this.#io = openDevice("aht20", options.sensor, AHT20_ADDRESS, 400_000);
-    try {
-      this.#initialize();
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
-  configure(_options: object): void {}
-
-  close(): void {
-    closeDevice(this.#io);
-    this.#io = undefined;
+    super("aht20", options.sensor, AHT20_ADDRESS, 400_000);
+    this.setUp(() => this.#initialize());
   }
 
   sample(): Sample {
-    const io = this.#device();
-    const command = this.#command;
-    command[0] = 0xac;
-    command[1] = 0x33;
-    command[2] = 0x00;
-    this.#write(io, command, "trigger");
+    this.#send(0xac, 0x33, 0x00, "trigger");
     Timer.delay(MEASURE_MS);
 
     const data = this.#data;
     for (let poll = 0; ; poll++) {
-      try {
-        io.read(data);
-      } catch (error) {
-        throw ioError("aht20", "read", error);
-      }
+      this.read(data, "read");
       if (!(data[0] & STATUS_BUSY)) break;
-      if (poll === POLLS) throw new SensorError("busy", "aht20: measurement still busy");
+      if (poll === POLLS) throw this.error("busy", "measurement still busy");
       Timer.delay(POLL_MS);
     }
-    if (crc8(data, 0, 6) !== data[6]) throw new SensorError("crc", "aht20: CRC mismatch");
-    if (!(data[0] & STATUS_CALIBRATED)) throw new SensorError("calibration", "aht20: lost calibration");
+    this.checkCrc(data, 0, 6, "crc", "measurement");
+    if (!(data[0] & STATUS_CALIBRATED)) throw this.error("calibration", "lost calibration");
 
     const rawHumidity = (data[1] << 12) | (data[2] << 4) | (data[3] >> 4);
     const rawTemperature = ((data[3] & 0x0f) << 16) | (data[4] << 8) | data[5];
     const humidity = aht20Humidity(rawHumidity);
     const temperature = aht20Temperature(rawTemperature);
     // Operating range per datasheet section 1: -40..85 °C, 0..100 %RH. Anything else is corrupt.
-    if (temperature < -40 || temperature > 85) throw new SensorError("range", "aht20: temperature out of range");
+    if (temperature < -40 || temperature > 85) throw this.error("range", "temperature out of range");
     return { thermometer: { temperature }, hygrometer: { humidity } };
   }
 
-  #device(): I2CDevice {
-    const io = this.#io;
-    if (!io) throw new SensorError("io", "aht20: closed");
-    return io;
+  /** Sends a three-byte command (datasheet 5.3). */
+  #send(b0: number, b1: number, b2: number, what: string): void {
+    const command = this.#command;
+    command[0] = b0;
+    command[1] = b1;
+    command[2] = b2;
+    this.write(command, what);
   }
 
-  #write(io: I2CDevice, bytes: Uint8Array, what: string): void {
-    try {
-      io.write(bytes);
-    } catch (error) {
-      throw ioError("aht20", what, error);
-    }
-  }
-
-  #readStatus(io: I2CDevice): number {
-    try {
-      io.read(this.#status);
-    } catch (error) {
-      throw ioError("aht20", "status read", error);
-    }
+  #readStatus(): number {
+    this.read(this.#status, "status read");
     return this.#status[0];
   }
 
   #initialize(): void {
-    const io = this.#device();
-    let status = this.#readStatus(io);
+    let status = this.#readStatus();
     if (status & STATUS_BUSY) {
       // A measurement left running (or a wedged chip): soft reset (0xBA), datasheet section 5.5.
-      const command = this.#command.subarray(0, 1);
-      command[0] = 0xba;
-      this.#write(io, command, "soft reset");
+      this.write(this.#reset, "soft reset");
       Timer.delay(20);
-      status = this.#readStatus(io);
+      status = this.#readStatus();
     }
     if (status & STATUS_CALIBRATED) return;
-    const command = this.#command;
-    command[0] = 0xbe;
-    command[1] = 0x08;
-    command[2] = 0x00;
-    this.#write(io, command, "initialise");
+    this.#send(0xbe, 0x08, 0x00, "initialise");
     Timer.delay(10);
-    status = this.#readStatus(io);
-    if (!(status & STATUS_CALIBRATED)) throw new SensorError("calibration", "aht20: calibration bit still clear after init");
+    status = this.#readStatus();
+    if (!(status & STATUS_CALIBRATED)) throw this.error("calibration", "calibration bit still clear after init");
   }
 }

@@ -12,16 +12,7 @@
 // Why not the SDK's own bmp280 driver: its compensation is native C (bmp280.c, a host object), which
 // only exists in SDK builds, so the same code path could not run in our XS simulator.
 import Timer from "timer";
-import {
-  closeDevice,
-  ioError,
-  openDevice,
-  SensorError,
-  type I2CDevice,
-  type Sample,
-  type Sensor,
-  type SensorOptions,
-} from "./sensor";
+import { I2CSensor, type Sample, type SensorOptions } from "./sensor";
 
 export const BMP280_ADDRESSES: readonly number[] = [0x76, 0x77];
 export const BMP280_CHIP_ID = 0x58;
@@ -123,12 +114,12 @@ export interface BMP280Configuration {
   filter?: number;
 }
 
-export default class BMP280 implements Sensor {
-  #io: I2CDevice | undefined;
+export default class BMP280 extends I2CSensor {
   readonly #register = new Uint8Array(1);
   readonly #pair = new Uint8Array(2);
   readonly #data = new Uint8Array(6);
-  readonly #calibration: BMP280Calibration;
+  readonly #trimming = new Uint8Array(24);
+  readonly #calibration: BMP280Calibration = { T1: 0, T2: 0, T3: 0, P1: 0, P2: 0, P3: 0, P4: 0, P5: 0, P6: 0, P7: 0, P8: 0, P9: 0 };
   readonly #reading: BMP280Reading = { temperature: 0, pressure: 0, tFine: 0 };
   #osrsT = 1;
   #osrsP = 1;
@@ -136,94 +127,70 @@ export default class BMP280 implements Sensor {
   #measureMs = 7;
 
   constructor(options: SensorOptions) {
-    const io = (this.#io = openDevice("bmp280", options.sensor, BMP280_ADDRESSES[0], 400_000));
-    try {
-      const id = this.#readRegister(io, REG_ID);
-      if (id !== BMP280_CHIP_ID) throw new SensorError("identity", `bmp280: chip id 0x${id.toString(16)}, expected 0x58`);
-      this.#writeRegister(io, REG_RESET, 0xb6);
-      Timer.delay(3); // start-up time 2 ms (table 2)
-      for (let poll = 0; this.#readRegister(io, REG_STATUS) & STATUS_IM_UPDATE; poll++) {
-        if (poll === POLLS) throw new SensorError("busy", "bmp280: NVM copy did not finish");
-        Timer.delay(POLL_MS);
-      }
-      const trimming = new Uint8Array(24);
-      this.#readBlock(io, REG_CALIBRATION, trimming);
-      const cal = (this.#calibration = bmp280ParseCalibration(trimming));
-      if (cal.T1 === 0 || cal.P1 === 0) throw new SensorError("calibration", "bmp280: invalid trimming parameters");
-      this.configure({});
-    } catch (error) {
-      this.close();
-      throw error;
-    }
+    super("bmp280", options.sensor, BMP280_ADDRESSES[0], 400_000);
+    this.setUp(() => this.#initialize());
   }
 
-  configure(options: BMP280Configuration): void {
-    const io = this.#device();
+  override configure(options: BMP280Configuration): void {
     if (options.temperatureSampling !== undefined) this.#osrsT = checkCode("temperatureSampling", options.temperatureSampling, 1, 5);
     if (options.pressureSampling !== undefined) this.#osrsP = checkCode("pressureSampling", options.pressureSampling, 1, 5);
     if (options.filter !== undefined) this.#filter = checkCode("filter", options.filter, 0, 4);
     this.#measureMs = Math.ceil(1.25 + 2.3 * OVERSAMPLING[this.#osrsT] + 2.3 * OVERSAMPLING[this.#osrsP] + 0.575);
-    this.#writeRegister(io, REG_CTRL_MEAS, (this.#osrsT << 5) | (this.#osrsP << 2)); // sleep mode
-    this.#writeRegister(io, REG_CONFIG, this.#filter << 2);
-  }
-
-  close(): void {
-    closeDevice(this.#io);
-    this.#io = undefined;
+    this.#writeRegister(REG_CTRL_MEAS, (this.#osrsT << 5) | (this.#osrsP << 2)); // sleep mode
+    this.#writeRegister(REG_CONFIG, this.#filter << 2);
   }
 
   sample(): Sample {
-    const io = this.#device();
-    this.#writeRegister(io, REG_CTRL_MEAS, (this.#osrsT << 5) | (this.#osrsP << 2) | 0b01); // forced
+    this.#writeRegister(REG_CTRL_MEAS, (this.#osrsT << 5) | (this.#osrsP << 2) | 0b01); // forced
     Timer.delay(this.#measureMs);
-    for (let poll = 0; this.#readRegister(io, REG_STATUS) & STATUS_MEASURING; poll++) {
-      if (poll === POLLS) throw new SensorError("busy", "bmp280: measurement still running");
-      Timer.delay(POLL_MS);
-    }
+    this.#waitWhile(STATUS_MEASURING, "measurement still running");
     const data = this.#data;
-    this.#readBlock(io, REG_DATA, data);
+    this.#readBlock(REG_DATA, data);
     const adcP = (data[0] << 12) | (data[1] << 4) | (data[2] >> 4);
     const adcT = (data[3] << 12) | (data[4] << 4) | (data[5] >> 4);
-    if (adcP === SKIPPED || adcT === SKIPPED) throw new SensorError("busy", "bmp280: no measurement in the data registers");
+    if (adcP === SKIPPED || adcT === SKIPPED) throw this.error("busy", "no measurement in the data registers");
     const reading = bmp280Compensate(this.#calibration, adcT, adcP, this.#reading);
     // Operating range (datasheet table 1): -40..85 °C, 300..1100 hPa. Outside it the data is corrupt.
-    if (!(reading.temperature >= -40 && reading.temperature <= 85)) throw new SensorError("range", "bmp280: temperature out of range");
-    if (!(reading.pressure >= 30000 && reading.pressure <= 110000)) throw new SensorError("range", "bmp280: pressure out of range");
+    if (!(reading.temperature >= -40 && reading.temperature <= 85)) throw this.error("range", "temperature out of range");
+    if (!(reading.pressure >= 30000 && reading.pressure <= 110000)) throw this.error("range", "pressure out of range");
     return { thermometer: { temperature: reading.temperature }, barometer: { pressure: reading.pressure } };
   }
 
-  #device(): I2CDevice {
-    const io = this.#io;
-    if (!io) throw new SensorError("io", "bmp280: closed");
-    return io;
+  #initialize(): void {
+    const id = this.#readRegister(REG_ID);
+    if (id !== BMP280_CHIP_ID) throw this.error("identity", `chip id 0x${id.toString(16)}, expected 0x58`);
+    this.#writeRegister(REG_RESET, 0xb6);
+    Timer.delay(3); // start-up time 2 ms (table 2)
+    this.#waitWhile(STATUS_IM_UPDATE, "NVM copy did not finish");
+    this.#readBlock(REG_CALIBRATION, this.#trimming);
+    const cal = bmp280ParseCalibration(this.#trimming, this.#calibration);
+    if (cal.T1 === 0 || cal.P1 === 0) throw this.error("calibration", "invalid trimming parameters");
+    this.configure({});
   }
 
-  #readBlock(io: I2CDevice, register: number, into: Uint8Array): void {
-    const reg = this.#register;
-    reg[0] = register;
-    try {
-      io.write(reg, false);
-      io.read(into);
-    } catch (error) {
-      throw ioError("bmp280", "register read", error);
+  /** Polls the status register until `bit` clears (4.3.3); "busy" when it does not in time. */
+  #waitWhile(bit: number, message: string): void {
+    for (let poll = 0; this.#readRegister(REG_STATUS) & bit; poll++) {
+      if (poll === POLLS) throw this.error("busy", message);
+      Timer.delay(POLL_MS);
     }
   }
 
-  #readRegister(io: I2CDevice, register: number): number {
-    const reg = this.#register;
-    this.#readBlock(io, register, reg);
-    return reg[0];
+  #readBlock(register: number, into: Uint8Array): void {
+    this.#register[0] = register;
+    this.transfer(this.#register, into, "register read");
   }
 
-  #writeRegister(io: I2CDevice, register: number, value: number): void {
+  #readRegister(register: number): number {
+    this.#readBlock(register, this.#register);
+    return this.#register[0];
+  }
+
+  #writeRegister(register: number, value: number): void {
     const pair = this.#pair;
     pair[0] = register;
     pair[1] = value;
-    try {
-      io.write(pair);
-    } catch (error) {
-      throw ioError("bmp280", "register write", error);
-    }
+    this.write(pair, "register write");
   }
 }
 

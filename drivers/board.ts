@@ -1,9 +1,14 @@
-// Board data reported next to the sensor readings: `rssi` (dBm, while Wi-Fi is up), `heap` (free
-// bytes from the SDK's instrumentation, "System Free Memory"; only debug and instrumented builds
-// have it, a release build returns undefined and the property is omitted; the lin simulator answers 0,
-// which no running board does, so 0 is omitted too) and `uptime` (s since the firmware started:
-// counted from the ticks at construction, because Time.ticks counts from boot on the ESP32 but from
-// the epoch on the lin simulator).
+// Board data reported next to the sensor readings, each only when the platform really has it (the
+// thing model marks them optional; a made-up figure would be worse than none):
+// - `rssi` (dBm) from the Wi-Fi manager, i.e. Net.get("RSSI"), while Wi-Fi is up. The SDK's lin
+//   simulator has no RSSI (its Net.get answers "IP" only: modules/network/net/lin/modNet.c), so there
+//   the property is omitted; the mac simulator answers with the host Mac's own Wi-Fi RSSI.
+// - `heap`: free bytes, the SDK instrumentation's "System Free Memory" (heap_caps_get_free_size on the
+//   ESP32). Only instrumented builds (debug, or -i) have instrumentation; a release build answers
+//   undefined. The desktop simulators register no source for it (build/simulators/modules/screen.c
+//   sets the XS heap figures only), so it reads 0, which no running board does: 0 is omitted too.
+// - `uptime` (s since the firmware started): counted from the ticks at construction, because
+//   Time.ticks counts from boot on the ESP32 but from the epoch on the lin simulator.
 import Instrumentation from "instrumentation";
 import Time from "time";
 

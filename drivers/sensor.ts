@@ -1,5 +1,5 @@
-// What every sensor driver here shares: the ECMA-419 I/O and sensor-class shapes, a typed error and
-// the CRC-8 used by Sensirion and Aosong parts.
+// What every sensor driver here shares: the ECMA-419 I/O and sensor-class shapes, a typed error, the
+// CRC-8 used by Sensirion and Aosong parts, and `I2CSensor`, the base class of the I2C drivers.
 //
 // The drivers follow the ECMA-419 sensor class pattern (the one Moddable's modules/drivers/sensors use):
 //   new Driver({sensor: {io: I2C, data, clock, address?, hz?, port?}})  -> opens its own I2C device
@@ -7,25 +7,15 @@
 // A driver never imports an I/O module: the caller passes the I2C class in `sensor.io`, so the same
 // driver runs on the board (embedded:io/i2c), in the simulators (our register-level chip models) and
 // in tests.
+import type I2C from "embedded:io/i2c";
+import type { I2COptions } from "embedded:io/i2c";
 
-/** The part of an ECMA-419 I2C instance (embedded:io/i2c) the drivers use. */
-export interface I2CDevice {
-  read(count: number, stop?: boolean): ArrayBuffer;
-  read<T extends ArrayBuffer | Uint8Array>(buffer: T, stop?: boolean): T;
-  /** Throws when a non-empty write is not acknowledged; a zero-length write returns 1 on NACK. */
-  write(buffer: ArrayBuffer | Uint8Array, stop?: boolean): number | undefined;
-  close(): void;
-}
-
-export interface I2CDeviceOptions {
-  data: number;
-  clock: number;
-  hz: number;
-  address: number;
-  port?: number;
-}
-
-export type I2CClass = new (options: I2CDeviceOptions) => I2CDevice;
+// The I2C shapes are those of `embedded:io/i2c` as types/i2c.d.ts declares it (the one declaration):
+// whatever class is passed in `sensor.io` must be assignable to Moddable's.
+/** An open ECMA-419 I2C device. */
+export type I2CDevice = I2C;
+export type I2CDeviceOptions = I2COptions;
+export type I2CClass = typeof I2C;
 
 /** ECMA-419 `sensor` option of an I2C sensor: the I/O class plus the bus it sits on. */
 export interface I2CSensorOptions {
@@ -64,6 +54,15 @@ export interface Sensor {
 }
 
 /**
+ * A sensor that sits on no bus the app scans: platform/sensor's (the desktop simulator's). It samples
+ * thermometer, hygrometer and barometer; `kind` names it in the logs ("simulated").
+ */
+export interface ExtraSensorClass {
+  new (options: object): Sensor;
+  readonly kind: string;
+}
+
+/**
  * Why a sensor operation failed:
  * - "io": the device did not acknowledge (absent, unplugged, bus fault);
  * - "identity": something answered but is not the expected chip;
@@ -83,13 +82,6 @@ export class SensorError extends Error {
   }
 }
 
-/** Normalises whatever a failing I2C call threw into a SensorError of kind "io". */
-export function ioError(chip: string, what: string, error: unknown): SensorError {
-  if (error instanceof SensorError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new SensorError("io", `${chip}: ${what} failed (${detail})`);
-}
-
 /**
  * CRC-8 with polynomial 0x31 (x^8 + x^5 + x^4 + 1), initial value 0xFF, no reflection, no final XOR:
  * Sensirion SHT3x datasheet section 4.12 (example: CRC(0xBEEF) = 0x92) and the Aosong AHT20 datasheet
@@ -104,20 +96,11 @@ export function crc8(bytes: Uint8Array, start: number, end: number): number {
   return crc;
 }
 
-/** Opens the chip's I2C device from the ECMA-419 `sensor` option, with the chip's defaults. */
-export function openDevice(chip: string, sensor: I2CSensorOptions, address: number, hz: number): I2CDevice {
-  const options: I2CDeviceOptions = {
-    data: sensor.data,
-    clock: sensor.clock,
-    hz: sensor.hz ?? hz,
-    address: sensor.address ?? address,
-  };
+/** The I2C device options for one address on the bus of an ECMA-419 `sensor` option. */
+export function deviceOptions(sensor: I2CSensorOptions, address: number, hz: number): I2CDeviceOptions {
+  const options: I2CDeviceOptions = { data: sensor.data, clock: sensor.clock, hz, address };
   if (sensor.port !== undefined) options.port = sensor.port;
-  try {
-    return new sensor.io(options);
-  } catch (error) {
-    throw ioError(chip, "open", error);
-  }
+  return options;
 }
 
 /** Closes a device, ignoring errors (a vanished device must not hide the error that matters). */
@@ -127,5 +110,89 @@ export function closeDevice(io: I2CDevice | undefined): void {
     io.close();
   } catch {
     // ignored on purpose
+  }
+}
+
+/**
+ * The base of the I2C drivers: owns the device (opened from the `sensor` option with the chip's
+ * default address and speed, closed by close()), and turns every failing transfer into a
+ * SensorError("io") that names the chip and the step.
+ */
+export abstract class I2CSensor implements Sensor {
+  readonly #chip: string;
+  #io: I2CDevice | undefined;
+
+  protected constructor(chip: string, sensor: I2CSensorOptions, address: number, hz: number) {
+    this.#chip = chip;
+    try {
+      this.#io = new sensor.io(deviceOptions(sensor, sensor.address ?? address, sensor.hz ?? hz));
+    } catch (error) {
+      throw this.#ioError("open", error);
+    }
+  }
+
+  configure(_options: object): void {}
+
+  abstract sample(): Sample;
+
+  close(): void {
+    closeDevice(this.#io);
+    this.#io = undefined;
+  }
+
+  /** Runs the chip's start-up sequence; on failure closes the device, so a failed open leaves nothing open. */
+  protected setUp(initialize: () => void): void {
+    try {
+      initialize();
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  protected write(bytes: Uint8Array, what: string): void {
+    this.transfer(bytes, undefined, what);
+  }
+
+  protected read(into: Uint8Array, what: string): void {
+    this.transfer(undefined, into, what);
+  }
+
+  /**
+   * One transaction: writes `command` (if any), then reads `into` (if any) after a repeated start,
+   * e.g. a register address and its contents. `stop` is left out of a lone write rather than passed
+   * as undefined, which Moddable's C reads as false.
+   */
+  protected transfer(command: Uint8Array | undefined, into: Uint8Array | undefined, what: string): void {
+    const io = this.#live();
+    try {
+      if (command) {
+        if (into) io.write(command, false);
+        else io.write(command);
+      }
+      if (into) io.read(into);
+    } catch (error) {
+      throw this.#ioError(what, error);
+    }
+  }
+
+  /** Throws SensorError(fault) unless bytes[end] is the CRC-8 of bytes[start..end). */
+  protected checkCrc(bytes: Uint8Array, start: number, end: number, fault: SensorFault, what: string): void {
+    if (crc8(bytes, start, end) !== bytes[end]) throw this.error(fault, `${what} CRC mismatch`);
+  }
+
+  protected error(fault: SensorFault, message: string): SensorError {
+    return new SensorError(fault, `${this.#chip}: ${message}`);
+  }
+
+  #live(): I2CDevice {
+    const io = this.#io;
+    if (!io) throw this.error("io", "closed");
+    return io;
+  }
+
+  #ioError(what: string, error: unknown): SensorError {
+    const detail = error instanceof Error ? error.message : String(error);
+    return this.error("io", `${what} failed (${detail})`);
   }
 }

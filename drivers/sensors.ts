@@ -13,13 +13,24 @@
 // an I/O error (NACK, unplugged) or three consecutive failures the driver is closed and reopened on
 // the next read, so a re-plugged sensor is re-initialised.
 //
-// The I2C class comes in as an option (ECMA-419 style): on the board and under `npm start` it is
-// `embedded:io/i2c` (see ./i2c-io); the Moddable desktop simulators (lin, mac) have no I2C, so a build
-// for them maps ./i2c-io to ./i2c-none and the app reports board data only.
+// The I2C class comes in as an option (ECMA-419 style): platform/i2c, `embedded:io/i2c` on the board
+// and under `npm start`, undefined on the Moddable desktop simulators (lin, mac), which have no I2C.
+// Those pass platform/sensor's simulated sensor as `extra` instead: it is opened, sampled, logged and
+// reopened like a chip, after the chips in preference order, and fills what no chip measures.
 import AHT20, { AHT20_ADDRESS } from "./aht20";
 import SHT3x from "./sht3x";
 import BMP280 from "./bmp280";
-import { closeDevice, SensorError, type I2CClass, type I2CDevice, type Sample, type Sensor, type SensorOptions } from "./sensor";
+import {
+  closeDevice,
+  deviceOptions,
+  SensorError,
+  type ExtraSensorClass,
+  type I2CClass,
+  type I2CDevice,
+  type Sample,
+  type Sensor,
+  type SensorOptions,
+} from "./sensor";
 import { describe, SILENT, type Logger } from "../lib/log";
 
 export type SensorKind = "aht20" | "sht3x" | "bmp280";
@@ -39,8 +50,10 @@ export interface SensorsOptions {
   clock?: number;
   hz?: number;
   port?: number;
-  /** The ECMA-419 I2C class (./i2c-io: embedded:io/i2c); undefined on a build without I2C. */
+  /** The ECMA-419 I2C class (platform/i2c: embedded:io/i2c); undefined on a build without I2C. */
   io: I2CClass | undefined;
+  /** A sensor off the bus (platform/sensor: the desktop simulator's); undefined where there is none. */
+  extra?: ExtraSensorClass | undefined;
   /** Consecutive failures after which a driver is closed and reopened (default 3). */
   reopenAfter?: number;
   /**
@@ -50,21 +63,32 @@ export interface SensorsOptions {
   rescanEvery?: number;
 }
 
+type ChipClass = new (options: SensorOptions) => Sensor;
+
 interface Candidate {
-  kind: SensorKind;
-  address: number;
+  readonly kind: SensorKind;
+  readonly address: number;
+  readonly driver: ChipClass;
 }
 
 /** Probe order: humidity sensors first, they are the preferred temperature source. */
 export const CANDIDATES: readonly Candidate[] = [
-  { kind: "aht20", address: AHT20_ADDRESS },
-  { kind: "sht3x", address: 0x44 },
-  { kind: "sht3x", address: 0x45 },
-  { kind: "bmp280", address: 0x76 },
-  { kind: "bmp280", address: 0x77 },
+  { kind: "aht20", address: AHT20_ADDRESS, driver: AHT20 },
+  { kind: "sht3x", address: 0x44, driver: SHT3x },
+  { kind: "sht3x", address: 0x45, driver: SHT3x },
+  { kind: "bmp280", address: 0x76, driver: BMP280 },
+  { kind: "bmp280", address: 0x77, driver: BMP280 },
 ];
 
 type Role = "temp" | "humi" | "press";
+
+/** What each kind measures; the extra sensor measures all three. */
+const MEASURES: { readonly [kind in SensorKind]: readonly Role[] } = {
+  aht20: ["temp", "humi"],
+  sht3x: ["temp", "humi"],
+  bmp280: ["temp", "press"],
+};
+const EVERYTHING: readonly Role[] = ["temp", "humi", "press"];
 
 /** ESP32 DevKit wiring (GPIO 21 SDA, GPIO 22 SCL), the usual default of ESP32 boards. */
 export const ESP32_I2C_PINS = { data: 21, clock: 22 } as const;
@@ -81,15 +105,23 @@ export function defaultI2CPins(): { data: number; clock: number } {
   return { data: ESP32_I2C_PINS.data, clock: ESP32_I2C_PINS.clock };
 }
 
+/** How a sensor is (re)opened: a chip from its bus options, the extra sensor from its class. */
+export type SensorSource =
+  | { readonly chip: ChipClass; readonly options: SensorOptions }
+  | { readonly chip: undefined; readonly extra: ExtraSensorClass };
+
 export interface SensorState {
-  readonly kind: SensorKind;
-  readonly address: number;
+  /** "aht20", "sht3x", "bmp280", or the extra sensor's kind ("simulated"). */
+  readonly kind: string;
+  /** I2C address; undefined for the extra sensor. */
+  readonly address: number | undefined;
   /** Properties this sensor is the designated source of. */
   readonly roles: Role[];
-  /** Position in CANDIDATES (probe and preference order). */
+  /** What it measures. */
+  readonly measures: readonly Role[];
+  /** Preference order: position in CANDIDATES; the extra sensor comes after every chip. */
   readonly rank: number;
-  /** The driver's constructor options (the bus plus this address). */
-  readonly options: SensorOptions;
+  readonly source: SensorSource;
   driver: Sensor | undefined;
   failures: number;
   lastFault: string | undefined;
@@ -97,6 +129,7 @@ export interface SensorState {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_OPTIONS = Object.freeze({});
 
 export function hex(address: number): string {
   return "0x" + (address < 16 ? "0" : "") + address.toString(16);
@@ -106,8 +139,17 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
+function nameOf(s: SensorState): string {
+  return s.address === undefined ? s.kind : `${s.kind}@${hex(s.address)}`;
+}
+
+function openSource(source: SensorSource): Sensor {
+  return source.chip ? new source.chip(source.options) : new source.extra(NO_OPTIONS);
+}
+
 export default class Sensors {
   readonly #options: SensorOptions | undefined;
+  readonly #extra: ExtraSensorClass | undefined;
   readonly #reopenAfter: number;
   readonly #sensors: SensorState[] = [];
   readonly #rejected: number[] = [];
@@ -124,6 +166,7 @@ export default class Sensors {
     if (!Number.isInteger(clock) || clock < 0) throw new TypeError("sensors: clock (scl) must be a GPIO number");
     this.#reopenAfter = options.reopenAfter ?? 3;
     this.#rescanEvery = options.rescanEvery ?? 30;
+    this.#extra = options.extra;
     if (options.io) {
       const sensor: SensorOptions["sensor"] = { io: options.io, data, clock };
       if (options.hz !== undefined) sensor.hz = options.hz;
@@ -137,26 +180,40 @@ export default class Sensors {
     return this.#sensors;
   }
 
-  /** Probes the bus and opens every sensor found. Returns what was found, e.g. ["aht20@0x38"]. */
+  /**
+   * Probes the bus, opens every sensor found and the extra sensor. Returns what was found, e.g.
+   * ["aht20@0x38", "bmp280@0x76"], or ["simulated"] on the desktop simulator.
+   */
   detect(): string[] {
     this.close();
     this.#rejected.length = 0;
     const options = this.#options;
-    if (!options) {
-      this.#log.log("WARN", "sensors", "no I2C on this build; reporting board data only");
-      return [];
+    if (options) this.#scan(options);
+    const extra = this.#extra;
+    if (extra) {
+      try {
+        const driver = new extra(NO_OPTIONS);
+        this.#sensors.push({
+          kind: extra.kind, address: undefined, rank: CANDIDATES.length, roles: [], measures: EVERYTHING,
+          source: { chip: undefined, extra }, driver, failures: 0, lastFault: undefined, samples: 0,
+        });
+      } catch (error) {
+        this.#log.log("WARN", "sensors", "cannot open", { sensor: extra.kind, error: describe(error) });
+      }
     }
-    this.#scan(options);
+    this.#designate();
     const names = this.names();
-    const sensor = options.sensor;
-    if (names.length) this.#log.log("INFO", "sensors", "found", { sensors: names.join(","), sda: sensor.data, scl: sensor.clock });
-    else this.#log.log("WARN", "sensors", "no sensor found; reporting board data only", { sda: sensor.data, scl: sensor.clock });
+    const sensor = options?.sensor;
+    const bus = { sda: sensor?.data, scl: sensor?.clock };
+    if (names.length) this.#log.log("INFO", "sensors", "found", { sensors: names.join(","), ...bus });
+    else if (!options) this.#log.log("WARN", "sensors", "no I2C on this build; reporting board data only");
+    else this.#log.log("WARN", "sensors", "no sensor found; reporting board data only", bus);
     return names;
   }
 
   /** The sensors in use, e.g. ["aht20@0x38", "bmp280@0x76"]. */
   names(): string[] {
-    return this.#sensors.map((s) => `${s.kind}@${hex(s.address)}`);
+    return this.#sensors.map(nameOf);
   }
 
   /** Probes the candidate addresses not in use yet; returns how many sensors were added. */
@@ -168,31 +225,38 @@ export default class Sensors {
       const address = candidate.address;
       if (this.#rejected.indexOf(address) >= 0 || sensors.some((s) => s.address === address)) continue;
       if (!this.#answers(options, address)) continue;
+      const source: SensorSource = { chip: candidate.driver, options: { sensor: { ...options.sensor, address } } };
       let driver: Sensor;
-      const own: SensorOptions = { sensor: { ...options.sensor, address } };
       try {
-        driver = open(candidate.kind, own);
+        driver = openSource(source);
       } catch (error) {
         // Something else lives there (e.g. a touch controller at 0x38): remember, do not retry.
         this.#rejected.push(address);
         this.#log.log("WARN", "sensors", "device answers but is not usable", { address: hex(address), as: candidate.kind, error: describe(error) });
         continue;
       }
-      sensors.push({ kind: candidate.kind, address, rank, roles: [], options: own, driver, failures: 0, lastFault: undefined, samples: 0 });
+      const measures = MEASURES[candidate.kind];
+      sensors.push({ kind: candidate.kind, address, rank, roles: [], measures, source, driver, failures: 0, lastFault: undefined, samples: 0 });
       added++;
     }
-    if (added) {
-      sensors.sort((a, b) => a.rank - b.rank);
-      // Designate one source per property: a humidity sensor measures the air best (the BMP280's
-      // temperature is its die's); pressure from the BMP280.
-      for (const s of sensors) s.roles.length = 0;
-      const humidity = sensors.find((s) => s.kind !== "bmp280");
-      const barometer = sensors.find((s) => s.kind === "bmp280");
-      if (humidity) humidity.roles.push("temp", "humi");
-      else if (barometer) barometer.roles.push("temp");
-      if (barometer) barometer.roles.push("press");
-    }
     return added;
+  }
+
+  /**
+   * One source per property, in preference order: humidity from the first hygrometer, temperature
+   * from that same sensor (a humidity sensor measures the air; the BMP280's temperature is its die's),
+   * else from the first thermometer; pressure from the first barometer.
+   */
+  #designate(): void {
+    const sensors = this.#sensors;
+    sensors.sort((a, b) => a.rank - b.rank);
+    for (const s of sensors) s.roles.length = 0;
+    const humidity = sensors.find((s) => s.measures.includes("humi"));
+    const temperature = humidity ?? sensors.find((s) => s.measures.includes("temp"));
+    const pressure = sensors.find((s) => s.measures.includes("press"));
+    if (humidity) humidity.roles.push("humi");
+    if (temperature) temperature.roles.push("temp");
+    if (pressure) pressure.roles.push("press");
   }
 
   /**
@@ -205,14 +269,17 @@ export default class Sensors {
     delete into.press;
     const options = this.#options;
     if (options && this.#rescanEvery > 0 && ++this.#reads % this.#rescanEvery === 0 && this.#scan(options) > 0) {
+      this.#designate();
       this.#log.log("INFO", "sensors", "found after boot", { sensors: this.names().join(",") });
     }
     const sensors = this.#sensors;
     for (let i = 0; i < sensors.length; i++) {
       const s = sensors[i];
+      const roles = s.roles;
+      // A sensor every property of which another one supplies is left alone.
+      if (roles.length === 0) continue;
       const sample = this.#sample(s);
       if (!sample) continue;
-      const roles = s.roles;
       for (let r = 0; r < roles.length; r++) {
         const role = roles[r];
         if (role === "temp") {
@@ -242,14 +309,7 @@ export default class Sensors {
     const sensor = options.sensor;
     let device: I2CDevice | undefined;
     try {
-      const probe: { data: number; clock: number; hz: number; address: number; port?: number } = {
-        data: sensor.data,
-        clock: sensor.clock,
-        hz: sensor.hz ?? 100_000,
-        address,
-      };
-      if (sensor.port !== undefined) probe.port = sensor.port;
-      device = new sensor.io(probe);
+      device = new sensor.io(deviceOptions(sensor, address, sensor.hz ?? 100_000));
       return device.write(EMPTY) === undefined;
     } catch {
       return false;
@@ -260,9 +320,9 @@ export default class Sensors {
 
   #sample(s: SensorState): Sample | undefined {
     try {
-      if (!s.driver) s.driver = open(s.kind, s.options);
+      if (!s.driver) s.driver = openSource(s.source);
       const sample = s.driver.sample();
-      if (s.failures > 0) this.#log.log("INFO", "sensors", "recovered", { sensor: s.kind, address: hex(s.address), failures: s.failures });
+      if (s.failures > 0) this.#log.log("INFO", "sensors", "recovered", { sensor: nameOf(s), failures: s.failures });
       s.failures = 0;
       s.lastFault = undefined;
       s.samples++;
@@ -270,7 +330,7 @@ export default class Sensors {
     } catch (error) {
       const fault = error instanceof SensorError ? error.fault : "error";
       s.failures++;
-      const fields = { sensor: s.kind, address: hex(s.address), fault, failures: s.failures, error: describe(error) };
+      const fields = { sensor: nameOf(s), fault, failures: s.failures, error: describe(error) };
       // One warning per change of fault; repeats go to DEBUG so a dead sensor does not flood the log.
       if (s.lastFault !== fault) this.#log.log("WARN", "sensors", "sample failed; properties omitted", fields);
       else this.#log.log("DEBUG", "sensors", "sample failed again", fields);
@@ -282,10 +342,4 @@ export default class Sensors {
       return undefined;
     }
   }
-}
-
-function open(kind: SensorKind, options: SensorOptions): Sensor {
-  if (kind === "aht20") return new AHT20(options);
-  if (kind === "sht3x") return new SHT3x(options);
-  return new BMP280(options);
 }

@@ -12,17 +12,7 @@
 // SDK has it), returns {temperature, humidity} flat instead of the ECMA-419 {thermometer, hygrometer}
 // shape, and on a CRC mismatch silently leaves the value out instead of saying so.
 import Timer from "timer";
-import {
-  closeDevice,
-  crc8,
-  ioError,
-  openDevice,
-  SensorError,
-  type I2CDevice,
-  type Sample,
-  type Sensor,
-  type SensorOptions,
-} from "./sensor";
+import { I2CSensor, type Sample, type SensorOptions } from "./sensor";
 
 export const SHT3X_ADDRESSES: readonly number[] = [0x44, 0x45];
 
@@ -42,69 +32,51 @@ export function sht3xHumidity(raw: number): number {
   return (100 * raw) / 65535;
 }
 
-export default class SHT3x implements Sensor {
-  #io: I2CDevice | undefined;
+export default class SHT3x extends I2CSensor {
   readonly #command = new Uint8Array(2);
   readonly #status = new Uint8Array(3);
   readonly #data = new Uint8Array(6);
 
   constructor(options: SensorOptions) {
-    const io = (this.#io = openDevice("sht3x", options.sensor, SHT3X_ADDRESSES[0], 400_000));
-    try {
-      this.#send(io, SOFT_RESET, "soft reset");
-      Timer.delay(2);
-      // Identity check: the status register must come back with a valid CRC.
-      this.#send(io, READ_STATUS, "status command");
-      try {
-        io.read(this.#status);
-      } catch (error) {
-        throw ioError("sht3x", "status read", error);
-      }
-      if (crc8(this.#status, 0, 2) !== this.#status[2]) throw new SensorError("identity", "sht3x: status CRC mismatch");
-      this.#send(io, CLEAR_STATUS, "clear status");
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
-  configure(_options: object): void {}
-
-  close(): void {
-    closeDevice(this.#io);
-    this.#io = undefined;
+    super("sht3x", options.sensor, SHT3X_ADDRESSES[0], 400_000);
+    this.setUp(() => this.#initialize());
   }
 
   sample(): Sample {
-    const io = this.#io;
-    if (!io) throw new SensorError("io", "sht3x: closed");
-    this.#send(io, MEASURE_HIGH, "measure command");
+    this.#send(MEASURE_HIGH, "measure command");
     Timer.delay(MEASURE_MS);
     const data = this.#data;
     for (let poll = 0; ; poll++) {
       try {
-        io.read(data);
+        this.read(data, "read");
         break;
       } catch (error) {
         // A NACKed read header means "still measuring" (section 4.3), or that the sensor is gone.
-        if (poll === POLLS) throw ioError("sht3x", "read", error);
+        if (poll === POLLS) throw error;
       }
       Timer.delay(POLL_MS);
     }
-    if (crc8(data, 0, 2) !== data[2] || crc8(data, 3, 5) !== data[5]) throw new SensorError("crc", "sht3x: CRC mismatch");
+    this.checkCrc(data, 0, 2, "crc", "temperature");
+    this.checkCrc(data, 3, 5, "crc", "humidity");
     const temperature = sht3xTemperature((data[0] << 8) | data[1]);
     const humidity = sht3xHumidity((data[3] << 8) | data[4]);
     return { thermometer: { temperature }, hygrometer: { humidity } };
   }
 
-  #send(io: I2CDevice, command: number, what: string): void {
+  #initialize(): void {
+    this.#send(SOFT_RESET, "soft reset");
+    Timer.delay(2);
+    // Identity check: the status register must come back with a valid CRC.
+    this.#send(READ_STATUS, "status command");
+    this.read(this.#status, "status read");
+    this.checkCrc(this.#status, 0, 2, "identity", "status");
+    this.#send(CLEAR_STATUS, "clear status");
+  }
+
+  #send(command: number, what: string): void {
     const bytes = this.#command;
     bytes[0] = command >> 8;
     bytes[1] = command & 0xff;
-    try {
-      io.write(bytes);
-    } catch (error) {
-      throw ioError("sht3x", what, error);
-    }
+    this.write(bytes, what);
   }
 }

@@ -1,13 +1,15 @@
 // Compile-time only: every platform folder provides every role with the shape of platform/types.ts.
 // tsconfig.json type-checks this file; no build loads it.
 
-import type { ClockClass, I2CRole, LedClass } from "./types";
+import type { ClockClass, I2CRole, LedClass, SensorRole } from "./types";
 import type Esp32Led from "./esp32/led";
 import type SimLed from "./sim/led";
 import type Esp32Clock from "./esp32/clock";
 import type SimClock from "./sim/clock";
 import type esp32I2C from "./esp32/i2c";
 import type simI2C from "./sim/i2c";
+import type esp32Sensor from "./esp32/sensor";
+import type simSensor from "./sim/sensor";
 
 type Is<T, _Shape extends T> = true;
 
@@ -18,4 +20,6 @@ export type Conformance = [
   Is<ClockClass, typeof SimClock>,
   Is<I2CRole, typeof esp32I2C>,
   Is<I2CRole, typeof simI2C>,
+  Is<SensorRole, typeof esp32Sensor>,
+  Is<SensorRole, typeof simSensor>,
 ];

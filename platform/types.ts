@@ -1,15 +1,16 @@
 // What every platform family provides, one role per module specifier. manifest.json maps each role
-// (`platform/led`, `platform/clock`, `platform/i2c`) to the file of the same name in the folder of
+// (`platform/led`, `platform/clock`, `platform/i2c`, `platform/sensor`) to the file of the same name in the folder of
 // the build's target: `platform/esp32/` on the board, `platform/sim/` in the Moddable desktop
-// simulators (lin, mac). Under `npm start` and in tests the host runs the board's `platform/i2c`
-// over its simulated bus, with the simulator's LED and clock (tools/sim/specifiers.json).
+// simulators (lin, mac). Under `npm start` and in tests the host runs the board's `platform/i2c` over
+// its simulated bus (register-level chips) and the board's `platform/sensor` (none), with the
+// simulator's LED and clock (tools/sim/specifiers.json).
 //
 // platform/conformance.ts makes the compiler check every folder against these shapes.
 //
 // Platform modules import only Moddable modules and types: a relative import in them would resolve
 // against the role's name ("platform/led") in XS but against the file's folder in TypeScript.
 
-import type { I2CClass } from "../drivers/sensor";
+import type { ExtraSensorClass, I2CClass } from "../drivers/sensor";
 import type { Logger } from "../lib/log";
 
 /** The LED behind the writable `led` property. */
@@ -57,3 +58,10 @@ export interface ClockClass {
 
 /** The ECMA-419 I2C class of the build, or undefined where the build has no I2C bus. */
 export type I2CRole = I2CClass | undefined;
+
+/**
+ * An ECMA-419 sensor the platform provides besides what is found on the I2C bus, or undefined. The
+ * desktop simulators have no I2C, so they provide a simulated thermometer, hygrometer and barometer
+ * and report the full thing model; the board provides none (its sensors are on the bus).
+ */
+export type SensorRole = ExtraSensorClass | undefined;

@@ -2,7 +2,7 @@
 // mistakes the real toolchain only shows on a board, at run time, or never:
 // - a module the app imports but the manifest does not list links fine (xsl does not follow imports of
 //   modules that are not preloaded) and fails on the board with "module not found";
-// - a module swapped per platform (LED, clock, I2C) must be mapped in every platform section;
+// - a module swapped per platform (LED, clock, I2C, extra sensor) must be mapped in every platform section;
 // - our declaration files must all reach mcconfig's TypeScript, and every module they declare must have
 //   the SDK's own typing for it removed ("~"), or tsc reports duplicate identifiers (checked with the
 //   SDK 8.2.3 lin build: socket, base64, crypt, mc/config, embedded:io/i2c all clash);
@@ -36,6 +36,7 @@ const PER_PLATFORM: { [specifier: string]: { board: string; desktop: string } } 
   "platform/led": { board: "./platform/esp32/led", desktop: "./platform/sim/led" },
   "platform/clock": { board: "./platform/esp32/clock", desktop: "./platform/sim/clock" },
   "platform/i2c": { board: "./platform/esp32/i2c", desktop: "./platform/sim/i2c" },
+  "platform/sensor": { board: "./platform/esp32/sensor", desktop: "./platform/sim/sensor" },
 };
 // mcconfig matches `-p esp32/<board>` to the "esp32" section when there is no "esp32/*" one
 // (tools/mcmanifest.js matchPlatform), so one section serves every ESP32 target; "..." every desktop.
@@ -154,7 +155,6 @@ const SDK_TYPING: { [module: string]: string | null } = {
   "mc/config": "$(MODDABLE)/typings/mc/config",
   "embedded:io/i2c": "$(MODDABLE)/typings/embedded_io/i2c",
   "pins/digital": "$(MODDABLE)/typings/pins/digital",
-  "pins/i2c": "$(MODDABLE)/typings/pins/i2c",
   sntp: "$(MODDABLE)/typings/sntp",
   hmac: null,
 };

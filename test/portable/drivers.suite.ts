@@ -1,5 +1,7 @@
 // Sensor drivers against register-level chip models, the simulated I2C bus and the scripted
-// environment. Portable: runs in Node (test/portable.test.ts) and inside XS (test/xs-lane.test.ts).
+// environment; the desktop simulator's SimulatedSensor (platform/sim/sensor.ts); board data. The "sim:"
+// suites pin the simulator pieces the driver cases stand on (the I2C shim, the environment).
+// Portable: runs in Node (test/portable.test.ts) and inside XS (test/xs-lane.test.ts).
 // Each case cites the datasheet statement it pins.
 import { assert, suite } from "./harness";
 import { host } from "../../tools/sim/host";
@@ -11,13 +13,16 @@ import { AHT20Model, aht20Raw } from "../../tools/sim/devices/aht20";
 import { SHT3xModel, sht3xRaw } from "../../tools/sim/devices/sht3x";
 import { BMP280Model, DATASHEET_TRIMMING, bmp280Adc, compensatePInt64, compensateTInt32, trimmingBytes } from "../../tools/sim/devices/bmp280";
 import I2C from "../../tools/sim/modules/embedded/io/i2c";
-import PinsI2C from "../../tools/sim/modules/pins/i2c";
 import { crc8, SensorError, type SensorFault } from "../../drivers/sensor";
 import AHT20, { aht20Humidity, aht20Temperature } from "../../drivers/aht20";
 import SHT3x, { sht3xHumidity, sht3xTemperature } from "../../drivers/sht3x";
 import BMP280, { bmp280Compensate, bmp280ParseCalibration } from "../../drivers/bmp280";
 import Sensors from "../../drivers/sensors";
 import Board from "../../drivers/board";
+import SimulatedSensor from "../../platform/sim/sensor";
+import { checkValue, DEFAULT_MODEL } from "../../onenet/model";
+import { formatLine } from "../../lib/log";
+import { logTo } from "./logger";
 
 const SDA = 21;
 const SCL = 22;
@@ -118,7 +123,7 @@ suite("drivers: BMP280 compensation (datasheet 3.12 example)", (test) => {
   });
 });
 
-suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
+suite("sim: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
   test("a zero-length write probes: undefined when acknowledged, 1 when not", () => {
     board("aht20");
     const present = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x38 });
@@ -131,7 +136,7 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
       absent.close();
     }
   });
-  test("non-empty writes and reads to an absent address throw; read(buffer) fills and returns it", () => {
+  test("non-empty writes and reads to an absent address throw; read(buffer) fills it and returns the byte count", () => {
     board("aht20");
     const absent = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x40 });
     const present = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x38 });
@@ -139,7 +144,7 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
       assert.throws(() => absent.write(new Uint8Array([1])), Error, /write failed/);
       assert.throws(() => absent.read(1), Error, /read failed/);
       const buffer = new Uint8Array(1);
-      assert.equal(present.read(buffer), buffer);
+      assert.equal(present.read(buffer), 1);
       assert.equal(buffer[0] & 0x08, 0x08);
       assert.equal(present.read(3).byteLength, 3);
     } finally {
@@ -163,28 +168,6 @@ suite("drivers: embedded:io/i2c shim (Moddable esp32 semantics)", (test) => {
     const again = new I2C({ data: SDA, clock: SCL, hz: 100_000, address: 0x38 });
     again.close();
     assert.throws(() => again.read(1), Error, /closed/);
-  });
-});
-
-suite("drivers: pins/i2c shim (Moddable modules/pins/i2c semantics)", (test) => {
-  test("read returns the bytes or undefined on NACK; write throws (or returns an Error with throw: false)", () => {
-    board("bmp280");
-    const bmp = new PinsI2C({ address: 0x76 });
-    assert.equal(bmp.write(0xd0, false), undefined);
-    const id = bmp.read(1);
-    assert.ok(id !== undefined && id[0] === 0x58, "BMP280 chip id through pins/i2c");
-    const buffer = new ArrayBuffer(2);
-    bmp.write([0x88]);
-    assert.equal(bmp.read(2, buffer), buffer);
-    assert.equal(new Uint8Array(buffer)[0] | (new Uint8Array(buffer)[1] << 8), DATASHEET_TRIMMING.T1);
-    assert.throws(() => bmp.read(41), Error, /40 byte read limit/);
-    bmp.close();
-    const absent = new PinsI2C({ address: 0x50 });
-    assert.equal(absent.read(1), undefined);
-    assert.throws(() => absent.write(1), Error, /write failed/);
-    const quiet = new PinsI2C({ address: 0x50, throw: false });
-    assert.ok(quiet.write(1) instanceof Error);
-    assert.throws(() => new PinsI2C({ address: 200 }), Error, /invalid address/);
   });
 });
 
@@ -405,11 +388,13 @@ suite("drivers: autodetect and thing-model properties", (test) => {
     sensors.close();
     assert.throws(() => new Sensors({ io: I2C, data: -1 }), TypeError, /sda/);
   });
-  test("a build without I2C (io undefined, drivers/i2c-none) finds nothing and reads nothing", () => {
+  test("a build without I2C (io undefined, platform/sim/i2c) and no extra sensor finds nothing, says so, reads nothing", () => {
     board("aht20,bmp280");
-    const sensors = new Sensors({ io: undefined, data: SDA, clock: SCL });
+    const lines: string[] = [];
+    const sensors = new Sensors({ io: undefined, data: SDA, clock: SCL, log: logTo((...line) => lines.push(formatLine(0, ...line))) });
     assert.deepEqual(sensors.detect(), []);
     assert.deepEqual(sensors.read(), {});
+    assert.deepEqual(lines, ["0 WARN sensors: no I2C on this build; reporting board data only"]);
   });
   test("sensors on other pins are not found (autodetect uses the configured bus)", () => {
     board("aht20,bmp280");
@@ -513,7 +498,148 @@ suite("drivers: autodetect and thing-model properties", (test) => {
   });
 });
 
-suite("drivers: scripted environment", (test) => {
+/** The simulated sensor at a fixed instant, as the class Sensors opens (platform/sensor's shape). */
+function simulatedAt(epochMs: number): typeof SimulatedSensor {
+  return class extends SimulatedSensor {
+    constructor() {
+      super({ now: () => epochMs });
+    }
+  };
+}
+
+const JAN_1 = Date.UTC(2026, 0, 1);
+
+suite("platform: simulated sensor (Moddable desktop simulators)", (test) => {
+  test("every 10 minutes over two weeks: plausible indoor values, inside the thing model's temp, humi and press ranges", () => {
+    const sensor = new SimulatedSensor({ now: () => t });
+    let t = JAN_1;
+    for (; t < JAN_1 + 14 * 86_400_000; t += 600_000) {
+      const s = sensor.sample();
+      const temperature = s.thermometer?.temperature;
+      const humidity = s.hygrometer?.humidity;
+      const pressure = s.barometer?.pressure;
+      assert.ok(temperature !== undefined && temperature >= 15 && temperature <= 29, `temperature ${temperature} at ${t}`);
+      assert.ok(humidity !== undefined && humidity >= 30 && humidity <= 80, `humidity ${humidity} at ${t}`);
+      assert.ok(pressure !== undefined && pressure >= 100_000 && pressure <= 102_700, `pressure ${pressure} Pa at ${t}`);
+      // onenet/model.ts's table is kept equal to onenet/thing-model.json by test/onenet.test.ts
+      assert.equal(checkValue(DEFAULT_MODEL.temp, temperature), undefined);
+      assert.equal(checkValue(DEFAULT_MODEL.humi, humidity), undefined);
+      assert.equal(checkValue(DEFAULT_MODEL.press, pressure / 100), undefined);
+    }
+  });
+  test("deterministic: the same instant gives the same sample, from another instance too", () => {
+    const t = Date.UTC(2026, 6, 14, 9, 26, 53);
+    assert.deepEqual(new SimulatedSensor({ now: () => t }).sample(), new SimulatedSensor({ now: () => t }).sample());
+    assert.ok(new SimulatedSensor({ now: () => t + 3_600_000 }).sample().thermometer?.temperature !== new SimulatedSensor({ now: () => t }).sample().thermometer?.temperature);
+  });
+  test("a day cycle in local time: 15:00 is warmer (by more than 5 °C) and drier than 03:00 the same day", () => {
+    for (let day = 1; day <= 10; day++) {
+      const afternoon = new SimulatedSensor({ now: () => new Date(2026, 2, day, 15).getTime() }).sample();
+      const night = new SimulatedSensor({ now: () => new Date(2026, 2, day, 3).getTime() }).sample();
+      assert.ok(afternoon.thermometer!.temperature > night.thermometer!.temperature + 5, `day ${day}: ${afternoon.thermometer!.temperature} vs ${night.thermometer!.temperature}`);
+      assert.ok(afternoon.hygrometer!.humidity < night.hygrometer!.humidity - 10, `day ${day}: humidity`);
+    }
+  });
+  test("drifts slowly: minute to minute at most 0.02 °C, 0.07 %RH and 1.2 Pa, over three days", () => {
+    let t = JAN_1;
+    const sensor = new SimulatedSensor({ now: () => t });
+    let previous = sensor.sample();
+    for (let minute = 1; minute <= 3 * 24 * 60; minute++) {
+      t = JAN_1 + minute * 60_000;
+      const s = sensor.sample();
+      assert.ok(Math.abs(s.thermometer!.temperature - previous.thermometer!.temperature) <= 0.02, `temperature step at minute ${minute}`);
+      assert.ok(Math.abs(s.hygrometer!.humidity - previous.hygrometer!.humidity) <= 0.07, `humidity step at minute ${minute}`);
+      assert.ok(Math.abs(s.barometer!.pressure - previous.barometer!.pressure) <= 1.2, `pressure step at minute ${minute}`);
+      previous = s;
+    }
+  });
+  test("ECMA-419 close(): sampling a closed sensor throws; configure() accepts options", () => {
+    const sensor = new SimulatedSensor();
+    sensor.configure({});
+    assert.ok(sensor.sample().thermometer !== undefined);
+    sensor.close();
+    assert.throws(() => sensor.sample(), Error, /closed/);
+  });
+});
+
+suite("drivers: the platform's extra sensor (platform/sensor)", (test) => {
+  test("no I2C, simulated sensor: detected as \"simulated\" (boot line sensors=simulated), temp, humi and press (hPa) from it", () => {
+    const t = Date.UTC(2026, 3, 2, 7, 45);
+    const lines: string[] = [];
+    const sensors = new Sensors({ io: undefined, extra: simulatedAt(t), log: logTo((...line) => lines.push(formatLine(0, ...line))) });
+    try {
+      assert.deepEqual(sensors.detect(), ["simulated"]);
+      assert.deepEqual(lines, ["0 INFO sensors: found sensors=simulated"]);
+      const expected = new SimulatedSensor({ now: () => t }).sample();
+      const r = sensors.read();
+      assert.deepEqual(r, {
+        temp: Math.round(expected.thermometer!.temperature * 100) / 100,
+        humi: Math.round(expected.hygrometer!.humidity * 100) / 100,
+        press: Math.round(expected.barometer!.pressure) / 100,
+      });
+    } finally {
+      sensors.close();
+    }
+  });
+  test("with chips on the bus the extra sensor only fills what no chip measures, and is not sampled when it fills nothing", () => {
+    const w = board("aht20");
+    let sensors = new Sensors({ io: I2C, data: SDA, clock: SCL, extra: simulatedAt(JAN_1) });
+    try {
+      assert.deepEqual(sensors.detect(), ["aht20@0x38", "simulated"]);
+      const r = sensors.read();
+      const c = w.environment.at(now());
+      near(r.temp, c.temperature, 0.006, "temp from the AHT20");
+      near(r.humi, c.humidity, 0.006, "humi from the AHT20");
+      assert.equal(r.press, Math.round(new SimulatedSensor({ now: () => JAN_1 }).sample().barometer!.pressure) / 100, "press from the extra sensor");
+    } finally {
+      sensors.close();
+    }
+    board("aht20,bmp280");
+    sensors = new Sensors({ io: I2C, data: SDA, clock: SCL, extra: simulatedAt(JAN_1) });
+    try {
+      assert.deepEqual(sensors.detect(), ["aht20@0x38", "bmp280@0x76", "simulated"]);
+      sensors.read();
+      const extra = sensors.sensors.find((s) => s.kind === "simulated");
+      assert.ok(extra !== undefined);
+      assert.deepEqual(extra.roles, []);
+      assert.equal(extra.samples, 0);
+    } finally {
+      sensors.close();
+    }
+  });
+  test("an extra sensor that fails: properties omitted, one warning naming it, reopened, then reported again", () => {
+    let failing = 1;
+    let opened = 0;
+    class Flaky extends SimulatedSensor {
+      static override readonly kind = "flaky";
+      constructor() {
+        super({ now: () => JAN_1 });
+        opened++;
+      }
+      override sample() {
+        if (failing > 0) {
+          failing--;
+          throw new Error("flaky: no answer");
+        }
+        return super.sample();
+      }
+    }
+    const lines: string[] = [];
+    const sensors = new Sensors({ io: undefined, extra: Flaky, log: logTo((...line) => lines.push(formatLine(0, ...line))) });
+    try {
+      assert.deepEqual(sensors.detect(), ["flaky"]);
+      assert.deepEqual(sensors.read(), {});
+      assert.ok(lines.includes('0 WARN sensors: sample failed; properties omitted sensor=flaky fault=error failures=1 error="Error: flaky: no answer"'), lines.join("\n"));
+      assert.deepEqual(Object.keys(sensors.read()).sort(), ["humi", "press", "temp"]);
+      assert.equal(opened, 2, "closed after the failure and opened again");
+      assert.ok(lines.includes("0 INFO sensors: recovered sensor=flaky failures=1"), lines.join("\n"));
+    } finally {
+      sensors.close();
+    }
+  });
+});
+
+suite("sim: scripted environment", (test) => {
   test("deterministic: same seed and time, same conditions; another seed differs", () => {
     const a = new Environment({ seed: 5 });
     const b = new Environment({ seed: 5 });

@@ -3,26 +3,18 @@
 // - constructor({data, clock, hz, address, port?, timeout?, pullup?}): RangeError for a missing
 //   data/clock/address, an address outside 0..127, hz outside 1..20 MHz, or an address already open on
 //   the same pins ("duplicate address");
-// - read(count | buffer, stop = true): a new ArrayBuffer, or the buffer passed, filled; throws
-//   "read failed" when the address is not acknowledged;
-// - write(buffer, stop = true): throws "write failed" when not acknowledged, except a zero-length write
+// - read(count | buffer, stop): a new ArrayBuffer, or the buffer passed filled and the byte count
+//   returned; throws "read failed" when the address is not acknowledged;
+// - write(buffer, stop): throws "write failed" when not acknowledged, except a zero-length write
 //   (the bus probe), which returns 1 on NACK and undefined on ACK;
+// - `stop` is true when left out, else its truthiness: an explicit `undefined` is false, as in the C
+//   (argc > 1), so a driver that forwards an unset option gets the same repeated start here as there;
 // - close(): releases the address; using a closed instance throws.
+// The shape is types/i2c.d.ts's (`embedded:io/i2c`), the one declaration of it.
 // Written like firmware: runs in the Node lane and inside XS.
 import { world } from "../../../devices/world.ts";
 import type { SimI2CBus } from "../../../devices/i2c-bus.ts";
-
-export interface I2COptions {
-  data: number;
-  clock: number;
-  hz: number;
-  address: number;
-  port?: number;
-  timeout?: number;
-  pullup?: boolean;
-}
-
-type Bytes = ArrayBuffer | Uint8Array;
+import type { I2CBuffer as Bytes, I2COptions } from "embedded:io/i2c";
 
 const open = new Set<string>();
 
@@ -55,27 +47,27 @@ export default class I2C {
   }
 
   read(count: number, stop?: boolean): ArrayBuffer;
-  read<T extends Bytes>(buffer: T, stop?: boolean): T;
-  read(target: number | Bytes, stop = true): ArrayBuffer | Bytes {
+  read(buffer: Bytes, stop?: boolean): number;
+  read(target: number | Bytes, stop?: boolean): ArrayBuffer | number {
     const bus = this.#live();
     const into = typeof target === "number" ? undefined : view(target);
     const count = into ? into.length : Math.trunc(target as number);
     if (!(count >= 0)) throw new RangeError("invalid count");
-    const bytes = bus.read(this.#address, count, stop);
+    const bytes = bus.read(this.#address, count, arguments.length > 1 ? Boolean(stop) : true);
     if (bytes === undefined) throw new Error("read failed");
     if (into) {
       into.set(bytes.subarray(0, count));
-      return target as Bytes;
+      return count;
     }
     const out = new Uint8Array(count);
     out.set(bytes.subarray(0, count));
     return out.buffer;
   }
 
-  write(buffer: Bytes, stop = true): number | undefined {
+  write(buffer: Bytes, stop?: boolean): number | undefined {
     const bus = this.#live();
     const bytes = view(buffer);
-    const ack = bus.write(this.#address, bytes, stop);
+    const ack = bus.write(this.#address, bytes, arguments.length > 1 ? Boolean(stop) : true);
     if (bytes.length === 0) return ack ? undefined : 1;
     if (!ack) throw new Error("write failed");
     return undefined;

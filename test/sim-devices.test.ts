@@ -1,6 +1,9 @@
-// The simulated board as `npm start` and the lanes build it: from the configuration keys (sensors=,
-// seed=, sda/scl, ssid/password) through sim/devices/world.ts, and the named controls tests use.
-// Node lane (sim/register.ts installs the host).
+// The simulator's world, not the drivers: the simulated board that `npm start` and the lanes build
+// from the configuration keys (sensors=, seed=, sda/scl, ssid/password) through
+// tools/sim/devices/world.ts (register-level chips on the simulated bus, the scripted environment,
+// the access point), and the named controls tests drive it with. The drivers are tested against this
+// world in test/portable/drivers.suite.ts and test/drivers-xs.test.ts.
+// Node lane (tools/sim/register.ts installs the host).
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { nodeLane } from "../tools/sim/node-lane.ts";
@@ -12,7 +15,7 @@ afterEach(() => {
   nodeLane.setConfig({});
 });
 
-test("default board: AHT20 at 0x38 and BMP280 at 0x76 on GPIO 21/22, AP named after the ssid key", () => {
+test("sim world: default board: AHT20 at 0x38 and BMP280 at 0x76 on GPIO 21/22, AP named after the ssid key", () => {
   nodeLane.setConfig({ ssid: "home", password: "pw-12345678" });
   const w = world();
   assert.deepEqual(w.bus.addresses(), [0x38, 0x76]);
@@ -24,7 +27,7 @@ test("default board: AHT20 at 0x38 and BMP280 at 0x76 on GPIO 21/22, AP named af
   assert.equal(w.accessPoint.admits("other", "pw-12345678"), "no-ap");
 });
 
-test("sensors=, sda=, scl=, seed= configure the simulated bus and environment", () => {
+test("sim world: sensors=, sda=, scl=, seed= configure the simulated bus and environment", () => {
   nodeLane.setConfig({ sensors: "sht3x@0x45,bmp280@0x77", sda: "4", scl: "5", seed: "9" });
   const w = world();
   assert.deepEqual(w.bus.addresses(), [0x45, 0x77]);
@@ -39,7 +42,7 @@ test("sensors=, sda=, scl=, seed= configure the simulated bus and environment", 
   assert.throws(() => world(), /unknown sensor "dht22"/);
 });
 
-test("named controls: registered names, replies, and errors that list the valid commands", () => {
+test("sim world: named controls: registered names, replies, and errors that list the valid commands", () => {
   nodeLane.setConfig({ sensors: "aht20,bmp280" });
   for (const name of ["wifi.ap", "env", "sensor.aht20", "sensor.sht3x", "sensor.bmp280"]) {
     assert.ok(controlNames().includes(name), `control ${name} registered`);
@@ -54,7 +57,7 @@ test("named controls: registered names, replies, and errors that list the valid 
   assert.throws(() => nodeLane.control("wifi.ap", "explode"), /down, up, rssi N/);
 });
 
-test("the wifi.ap status never shows the password", () => {
+test("sim world: the wifi.ap status never shows the password", () => {
   nodeLane.setConfig({ ssid: "home", password: "very-secret-password" });
   const reply = nodeLane.control("wifi.ap", "status") ?? "";
   assert.ok(!reply.includes("very-secret-password"), reply);
