@@ -25,6 +25,11 @@ const DEFAULT_SDA = 21;
 const DEFAULT_SCL = 22;
 /** A status line this often (ms), for a monitor attached long after boot. */
 const STATUS_EVERY = 600_000;
+/**
+ * A new interval is written to flash once it has held this long (ms): a burst of sets (the cloud, or
+ * a hostile flood) costs one flash write, not one per set.
+ */
+const SAVE_AFTER = 3000;
 
 /** The properties of one report; one object reused for every report (the payload is encoded at once). */
 interface Readings {
@@ -69,6 +74,11 @@ export default class App {
   /** Bits that went missing and have not come back (an alarm was raised for them). */
   lostBits = 0;
   statePending = false;
+  saveTimer: Timer | undefined;
+  readonly #onSaveTimer = (): void => {
+    this.saveTimer = undefined;
+    this.guard("settings", "save", () => this.saveSettings());
+  };
   readonly #onStateTimer = (): void => this.guard("app", "state report", () => this.reportState());
 
   constructor(cfg: AppConfig, parts: AppParts) {
@@ -204,11 +214,18 @@ export default class App {
 
   setInterval(seconds: number): void {
     if (seconds === this.interval) return;
-    const saved = saveInterval(seconds, this.cfg.interval, this.log);
-    this.log.info("app", "report interval changed", { seconds, was: this.interval, persisted: saved });
+    this.log.info("app", "report interval changed", { seconds, was: this.interval });
     this.interval = seconds;
     Timer.schedule(this.reportTimer, seconds * 1000, seconds * 1000);
-    if (!saved) this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
+    // Written once the value has held for SAVE_AFTER (a pending write is pushed back, never doubled).
+    if (this.saveTimer !== undefined) Timer.clear(this.saveTimer);
+    this.saveTimer = Timer.set(this.#onSaveTimer, SAVE_AFTER);
+  }
+
+  saveSettings(): void {
+    const saved = saveInterval(this.interval, this.cfg.interval, this.log);
+    if (saved) this.log.info("settings", "interval saved", { seconds: this.interval });
+    else this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
   }
 
   /** Reports the writable properties on the next turn; any number of sets before then make one post. */

@@ -144,6 +144,11 @@ export function mask(value: string | undefined): string {
   return value === undefined || value === "" ? "(empty)" : MASK;
 }
 
+// Control characters (C0, DEL, C1: ANSI escapes among them) from outside data must not reach a
+// terminal: in the message they become spaces, in values JSON escapes them.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]+/g;
+const WIDE_CONTROLS = /[\u007f-\u009f]/g;
+
 function needsQuotes(s: string): boolean {
   if (s.length === 0) return true;
   for (let i = 0; i < s.length; i++) {
@@ -156,7 +161,9 @@ function needsQuotes(s: string): boolean {
 
 function formatValue(value: string | number | boolean): string {
   if (typeof value !== "string") return String(value);
-  return needsQuotes(value) ? JSON.stringify(value) : value;
+  if (!needsQuotes(value)) return value;
+  // JSON escapes C0 controls but not DEL and C1 (0x9b starts an ANSI sequence on some terminals).
+  return JSON.stringify(value).replace(WIDE_CONTROLS, (c) => "\\u00" + c.charCodeAt(0).toString(16));
 }
 
 function scrub(line: string, secrets: readonly string[]): string {
@@ -173,7 +180,7 @@ function scrub(line: string, secrets: readonly string[]): string {
 
 /** Formats one line, secret-named fields masked. Exposed for tests and the serial monitor's parser. */
 export function formatLine(uptime: number, level: Level, area: string, message: string, fields?: Fields): string {
-  let line = `${Math.floor(uptime)} ${level} ${area}: ${message.replace(/[\r\n]+/g, " ")}`;
+  let line = `${Math.floor(uptime)} ${level} ${area}: ${message.replace(CONTROLS, " ")}`;
   if (fields) {
     for (const name in fields) {
       const value = fields[name];

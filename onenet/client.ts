@@ -13,7 +13,7 @@ import Timer from "timer";
 import Time from "time";
 import { MqttClient } from "../mqtt/client";
 import type { ClientOptions } from "../mqtt/client";
-import type { Logger } from "../lib/log";
+import { describe, type Logger } from "../lib/log";
 import { Uptime } from "../lib/time";
 import { OneNetDevice } from "./device";
 import { DOWNLINK_LIMITS } from "./payload";
@@ -86,30 +86,54 @@ export class OneNetClient {
       log,
     });
     this.mqtt = client;
+    // Every entry from the outside world (socket data, timers) is guarded here: an exception in the
+    // OneNET layer or in an app handler is logged and the device goes on.
     this.#onTimer = () => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
-      this.#service();
+      try {
+        this.#service();
+      } catch (e) {
+        this.#failed("uplink timer", e);
+      }
     };
     client.onConnect = () => {
-      this.device.onConnected(this.#uptime.now());
-      options.onOnline?.(true);
-      this.#service();
+      try {
+        this.device.onConnected(this.#uptime.now());
+        options.onOnline?.(true);
+        this.#service();
+      } catch (e) {
+        this.#failed("connect handler", e);
+      }
     };
     client.onClose = () => {
-      if (this.device.connected) {
-        this.device.onDisconnected(this.#uptime.now());
-        options.onOnline?.(false);
+      try {
+        if (this.device.connected) {
+          this.device.onDisconnected(this.#uptime.now());
+          options.onOnline?.(false);
+        }
+      } catch (e) {
+        this.#failed("close handler", e);
       }
     };
     client.onMessage = (topic, payload) => {
-      if (this.device.onMessage(topic, payload, this.#uptime.now())) this.#service();
-      else options.onOtherMessage?.(topic, payload);
+      try {
+        if (this.device.onMessage(topic, payload, this.#uptime.now())) this.#service();
+        else options.onOtherMessage?.(topic, payload);
+      } catch (e) {
+        this.#failed("downlink handler", e);
+      }
     };
     client.onRefused = (code, reason) => {
       log?.log("ERROR", "onenet", `login refused code=${code} (${reason}): ${refusalHint(code)}`);
     };
-    client.onDrain = () => this.#service();
+    client.onDrain = () => {
+      try {
+        this.#service();
+      } catch (e) {
+        this.#failed("drain handler", e);
+      }
+    };
   }
 
   /** Starts connecting; the MQTT client reconnects by itself until end(). */
@@ -155,6 +179,10 @@ export class OneNetClient {
 
   networkUp(): void {
     this.mqtt.networkUp();
+  }
+
+  #failed(what: string, e: unknown): void {
+    this.#options.log?.log("ERROR", "onenet", what + " failed", { error: describe(e) });
   }
 
   #service(): void {

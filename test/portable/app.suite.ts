@@ -5,7 +5,8 @@
 import { assert, suite } from "./harness";
 import { ALARM, sensorChange } from "../../app/alarms";
 import { Checker, describeProblems } from "../../lib/checker";
-import { ticksSince, epochKnown } from "../../lib/time";
+import { ticksSince, epochKnown, Uptime } from "../../lib/time";
+import { formatLine, Log } from "../../lib/log";
 
 const TEMP = 1;
 const HUMI = 2;
@@ -65,5 +66,31 @@ suite("wrap-safe time", (test) => {
     assert.ok(!epochKnown(0));
     assert.ok(!epochKnown(1599999999999));
     assert.ok(epochKnown(1600000000000));
+  });
+});
+
+suite("log lines from outside data", (test) => {
+  test("control characters (ANSI escapes, C1) never reach the terminal: spaces in the message, escapes in values", () => {
+    const line = formatLine(5, "WARN", "onenet", "bad id \u001b[31mred\u001b[0m\r\nnext\u009b2J", { id: "a\u001b[2Jb", c1: "x\u009by" });
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(line), JSON.stringify(line));
+    assert.equal(line, '5 WARN onenet: bad id  [31mred [0m next 2J id="a\\u001b[2Jb" c1="x\\u009by"');
+  });
+});
+
+suite("uptime across the tick wrap", (test) => {
+  test("Uptime keeps counting through the sign flip and the wrap of the board's 32-bit tick", () => {
+    let board = 2147483000;
+    const up = new Uptime(() => board | 0);
+    board += 1000;
+    assert.equal(up.now(), 1000);
+    board = 4294967000;
+    assert.equal(up.now(), 2147484000);
+    board = 4294967296 + 704; // wrapped through 0
+    assert.equal(up.now(), 2147485000);
+    const lines: string[] = [];
+    const log = new Log({ uptime: up, write: (l) => lines.push(l) });
+    board += 5000;
+    log.info("app", "still counting");
+    assert.equal(lines[0], "2147490000 INFO app: still counting");
   });
 });

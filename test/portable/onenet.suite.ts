@@ -480,6 +480,84 @@ suite("onenet device", (test) => {
     runUntil(device, 3000, 5000);
     assert.deepEqual(json(utf8Encode(link.sent[2].payload)), { id: "51", code: 100, msg: "no value for: humi", data: {} });
   });
+  test("hostile get: inherited names (toString, __proto__, constructor) are unknown identifiers, answered 100, nothing thrown", () => {
+    const { device, link } = setup({});
+    device.onConnected(0);
+    device.onMessage(device.topics.propertyGet, utf8Encode('{"id":"60","params":["toString","__proto__","constructor","hasOwnProperty"]}'), 0);
+    runUntil(device, 0, 100);
+    assert.deepEqual(json(utf8Encode(link.sent[0].payload)), {
+      id: "60", code: 100, msg: "no value for: toString, __proto__, constructor, hasOwnProperty", data: {},
+    });
+  });
+  test("hostile set: __proto__ and toString are unknown identifiers; nothing is applied, no prototype changes", () => {
+    const applied: string[] = [];
+    const { device, link } = setup({ onSet: (id) => void applied.push(id) });
+    device.onConnected(0);
+    device.onMessage(device.topics.propertySet, utf8Encode('{"id":"61","params":{"__proto__":{"writable":true},"toString":1}}'), 0);
+    runUntil(device, 0, 100);
+    assert.deepEqual(applied, []);
+    assert.deepEqual(json(utf8Encode(link.sent[0].payload)), { id: "61", code: 100, msg: "refused: __proto__ (unknown identifier), toString (unknown identifier)" });
+    assert.equal(({} as { writable?: boolean }).writable, undefined);
+  });
+  test("deep JSON is refused on the bytes, before JSON.parse can overflow the 512-slot stack", () => {
+    const { device, link, logs } = setup({});
+    device.onConnected(0);
+    const deep = '{"id":"62","params":{"led":' + "[".repeat(7000) + "]".repeat(7000) + "}}";
+    device.onMessage(device.topics.propertySet, utf8Encode(deep), 0);
+    const nested = '{"id":"63","params":{"led":' + "[".repeat(300) + "]".repeat(300) + "}}";
+    device.onMessage(device.topics.propertySet, utf8Encode(nested), 0);
+    runUntil(device, 0, 100);
+    assert.ok(logs.some((l) => l === "WARN bad property set: payload of 14029 bytes is over 4096"), logs.join("\n"));
+    assert.ok(logs.some((l) => l === "WARN bad property set: payload nested deeper than 8"), logs.join("\n"));
+    assert.equal(link.sent.length, 0, "no id could be read safely: nothing to answer");
+  });
+  test("brackets inside strings do not count as depth; invalid UTF-8 is refused", () => {
+    const { device, link, logs } = setup({ onSet: () => true });
+    device.onConnected(0);
+    device.onMessage(device.topics.propertySet, utf8Encode('{"id":"64","params":{"interval":5},"note":"' + "[{".repeat(40) + '"}'), 0);
+    device.onMessage(device.topics.propertySet, new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 0);
+    runUntil(device, 0, 100);
+    assert.deepEqual(json(utf8Encode(link.sent[0].payload)), { id: "64", code: 200, msg: "success" });
+    assert.ok(logs.some((l) => l === "WARN bad property set: payload is not UTF-8"), logs.join("\n"));
+  });
+  test("ids that are not the platform's 1..13 digits are refused, never echoed (a 200-digit id)", () => {
+    const { device, link, logs } = setup({});
+    device.onConnected(0);
+    device.onMessage(device.topics.propertyGet, utf8Encode('{"id":"' + "9".repeat(200) + '","params":["temp"]}'), 0);
+    runUntil(device, 0, 100);
+    assert.equal(link.sent.length, 0);
+    assert.ok(logs.some((l) => l === "WARN bad property get: payload has no valid id (1..13 digits)"), logs.join("\n"));
+  });
+  test("a set flood keeps only the newest replies (bounded queue, drops counted); the last value wins", () => {
+    const applied: unknown[] = [];
+    const { device, link } = setup({ onSet: (_id, v) => void applied.push(v) });
+    device.onConnected(0);
+    for (let i = 1; i <= 1000; i++) {
+      device.onMessage(device.topics.propertySet, utf8Encode(`{"id":"${i}","params":{"interval":${(i % 50) + 1}}}`), 0);
+    }
+    assert.equal(device.queued, 8);
+    assert.equal(device.stats.repliesDropped, 992);
+    assert.equal(applied[applied.length - 1], (1000 % 50) + 1);
+    runUntil(device, 0, 10000);
+    assert.deepEqual(link.sent.map((m) => (json(utf8Encode(m.payload)) as { id: string }).id), ["993", "994", "995", "996", "997", "998", "999", "1000"]);
+  });
+  test("a reply that echoes a long refusal is capped; a message larger than the link takes is dropped, not retried forever", () => {
+    const { device, link, logs } = setup({ onSet: () => true });
+    device.onConnected(0);
+    const names = Array.from({ length: 60 }, (_, i) => `"bogus_identifier_number_${i}":1`).join(",");
+    device.onMessage(device.topics.propertySet, utf8Encode(`{"id":"70","params":{${names}}}`), 0);
+    runUntil(device, 0, 100);
+    const msg = (json(utf8Encode(link.sent[0].payload)) as { msg: string }).msg;
+    assert.equal(msg.length, 120);
+    assert.ok(msg.endsWith("…"));
+    // a post that can never fit: dropped at once with an error, and the next one still goes out
+    device.publish(device.topics.prefix + "thing/custom", new Uint8Array(5000), 0, false, 2000);
+    device.report({ temp: 20 }, 2000);
+    runUntil(device, 2000, 4000);
+    assert.equal(device.stats.tooLarge, 1);
+    assert.ok(logs.some((l) => /^ERROR message of 5\d\d\d bytes dropped/.test(l)), logs.join("\n"));
+    assert.equal(link.sent[1].topic, device.topics.propertyPost);
+  });
   test("messages on other topics are not taken", () => {
     const { device } = setup({});
     assert.equal(device.onMessage("$sys/EJyXIoGn8p/test/thing/service/x/invoke", utf8Encode("{}"), 0), false);
