@@ -4,7 +4,8 @@
 // registry file: [{product, device, key}, …] or {"devices": [...], "products": [{product, key}]}.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { startEmulator, type DeviceEntry, type EmulatorOptions, type ProductEntry } from "./index.ts";
+import { startEmulator } from "./server.ts";
+import type { DeviceEntry, EmulatorOptions, ProductEntry } from "./types.ts";
 
 export const USAGE =
   "usage: npm run emulator -- [host=127.0.0.1] [port=1883] [httpPort=8080] [thingModel=file.json] " +
