@@ -38,23 +38,19 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     if (device) platform.uplink(device, packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
   });
 
+  // What the console and the API both offer.
+  const cloud = {
+    devices: () => platform.views(),
+    set: (product: string, device: string, params: unknown) => platform.command(product, device, "set", params),
+    get: (product: string, device: string, ids: unknown) => platform.command(product, device, "get", ids),
+    disconnect: (product: string, device: string) => gate.kick(product, device),
+  };
   const mqttServer = createServer((socket) => b.handle(gate.accept(socket)));
   let port: number;
   let consoleServer: ConsoleServer;
   try {
     port = await listen(mqttServer, options.port ?? 0, host);
-    consoleServer = await startConsole(
-      {
-        model,
-        events: registry.events,
-        devices: () => platform.views(),
-        set: (product, device, params) => platform.command(product, device, "set", params),
-        get: (product, device, ids) => platform.command(product, device, "get", ids),
-        disconnect: (product, device) => gate.kick(product, device),
-      },
-      options.httpPort ?? 0,
-      host,
-    );
+    consoleServer = await startConsole({ model, events: registry.events, ...cloud }, options.httpPort ?? 0, host);
   } catch (error) {
     mqttServer.close();
     await new Promise<void>((resolve) => b.close(() => resolve()));
@@ -73,10 +69,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     model,
     thingModelPath,
     events: registry.events,
-    devices: () => platform.views(),
-    setProperties: (product, device, params) => platform.command(product, device, "set", params),
-    getProperties: (product, device, ids) => platform.command(product, device, "get", ids),
-    disconnect: (product, device) => gate.kick(product, device),
+    devices: cloud.devices,
+    setProperties: cloud.set,
+    getProperties: cloud.get,
+    disconnect: cloud.disconnect,
     close() {
       closing ??= (async () => {
         for (const device of registry.devices.values()) platform.failPending(device, "emulator closed");
