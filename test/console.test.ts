@@ -1,34 +1,48 @@
 // The emulator's web console end to end in headless Chromium (Debian `chromium`, driven by
 // playwright-core): an MQTT.js client acting as the device reports properties, the page shows the
 // device online, the latest values and a chart; changing `interval` in the page sends a property set
-// (facts: Payloads, "Property set (down)"), the device answers set_reply and reports at its new
-// interval, and the page shows the reply and the new value. A refused write (code 100) shows as such;
-// "Get all properties" sends a property get and shows the get_reply.
-import { test } from "node:test";
+// (docs/onenet.md: Payloads, "Property set (down)"), the device answers set_reply and reports at its
+// new interval, and the page shows the reply and the new value. A refused write (code 100) shows as
+// such; "Get all properties" sends a property get and shows the get_reply; an alarm event the device
+// posts is answered 200 and listed. A page from another origin, or reached by another host name
+// (DNS rebinding), cannot drive the console's API.
+//
+// Runs in every `npm test`: without Chromium it fails and says how to install it.
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { chromium, type Browser } from "playwright-core";
 import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
-import { connectOk, publish, subscribe, type TestDevice } from "../tools/emulator/testing.ts";
+import { connectOk, publish, subscribe, until, type TestDevice } from "../tools/emulator/testing.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const DEV = { product: "PconsoleT1", device: "bench-board", key: Buffer.from("console-test-key-0123456789abcde").toString("base64") };
 const sel = (inner: string) => `[data-device="${DEV.product}/${DEV.device}"] ${inner}`;
+/** A name an attacker controls, resolved to the console's address by Chromium itself. */
+const REBOUND = "rebound.example";
 
-// On a developer machine without chromium the test is skipped; in CI (.ci/run installs chromium) a
-// missing browser is a failure, so a broken install cannot pass silently.
-const skip = !existsSync(CHROMIUM) && !process.env.CI && "Debian chromium not installed (apt-get install chromium)";
-test("console: live reports, chart, interval write with set_reply", { skip, timeout: 120000 }, async () => {
+let browser: Browser;
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: the console tests need Debian's Chromium (apt-get install chromium)`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+      `--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`,
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("console: live reports, chart, interval write with set_reply, events", { timeout: 120000 }, async () => {
   let emu: Emulator | undefined;
-  let browser: Browser | undefined;
   let device: TestDevice | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     emu = await startEmulator({ devices: [DEV], log: () => {} });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -45,6 +59,7 @@ test("console: live reports, chart, interval write with set_reply", { skip, time
     await subscribe(device, "thing/property/post/reply");
     await subscribe(device, "thing/property/set");
     await subscribe(device, "thing/property/get");
+    await subscribe(device, "thing/event/post/reply");
     let interval = 1;
     let n = 0;
     const d = device;
@@ -106,6 +121,18 @@ test("console: live reports, chart, interval write with set_reply", { skip, time
     assert.match((await page.locator(sel("[data-testid=get-reply]")).textContent()) ?? "", /data=\{"interval":2,"led":false,"uptime":42\}/);
     await page.locator(sel("[data-value=uptime] .v")).filter({ hasText: /^42$/ }).waitFor({ timeout: 30000 });
 
+    // An alarm event (onenet/thing-model.json): the platform answers event/post/reply 200 and the page
+    // lists it with its time, identifier and values.
+    const alarmTime = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+    await publish(d, "thing/event/post", { id: "9001", version: "1.0", params: { alarm: { value: { code: 3, msg: "sensor lost" }, time: alarmTime } } }, 1);
+    assert.deepEqual((await d.next("thing/event/post/reply", (m) => m.json?.id === "9001")).json, { id: "9001", code: 200, msg: "success" });
+    const row = page.locator(sel("[data-testid=events] li[data-event=alarm]"));
+    await row.waitFor({ timeout: 30000 });
+    assert.match((await row.locator(".id").textContent()) ?? "", /\(alarm\)$/);
+    assert.equal(await row.locator(".values").textContent(), 'code=3 msg="sensor lost"');
+    const shownTime = await page.evaluate(`new Date(${alarmTime}).toLocaleTimeString([], { hour12: false }) + ".678"`);
+    assert.equal(await row.locator(".time").textContent(), shownTime);
+
     if (process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT, fullPage: true });
 
     if (timer) clearTimeout(timer);
@@ -117,7 +144,43 @@ test("console: live reports, chart, interval write with set_reply", { skip, time
   } finally {
     if (timer) clearTimeout(timer);
     await device?.end();
-    await browser?.close();
     await emu?.close();
+  }
+});
+
+test("console API: a page from another origin, or a rebound host name, cannot write", { timeout: 60000 }, async () => {
+  const emu = await startEmulator({ devices: [DEV], log: () => {} });
+  // The attacker's page: any other origin on this machine.
+  const evil: Server = createServer((_req, res) => res.end("<!doctype html><title>elsewhere</title>"));
+  let device: TestDevice | undefined;
+  try {
+    await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
+    const evilPort = (evil.address() as { port: number }).port;
+    device = await connectOk(emu.brokerUrl, DEV);
+    const online = () => emu.devices()[0]!.online;
+    await until(online, "device online at the emulator");
+    const body = JSON.stringify({ product: DEV.product, device: DEV.device });
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${evilPort}/`);
+    // A "simple" cross-origin POST (text/plain, no preflight) reaches the server; an opaque response
+    // means the server answered, so the device still being online proves the write was refused.
+    await page.evaluate(`fetch(${JSON.stringify(emu.consoleUrl + "api/disconnect")}, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: ${JSON.stringify(body)} }).then(() => "answered")`);
+    assert.equal(online(), true, "text/plain write from another origin refused");
+    // With application/json the browser must ask first (preflight), and the console never allows it.
+    const cors = await page.evaluate(`fetch(${JSON.stringify(emu.consoleUrl + "api/disconnect")}, { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(body)} }).then(() => "sent", (e) => "blocked: " + e.message)`);
+    assert.match(String(cors), /^blocked/);
+    assert.equal(online(), true);
+    // DNS rebinding: the attacker's name now resolves to 127.0.0.1, so the page is same-origin with
+    // the console's port; the Host header still names the attacker, and the console refuses it.
+    const rebound = await page.goto(`http://${REBOUND}:${emu.httpPort}/`);
+    assert.equal(rebound?.status(), 403);
+    const write = await page.evaluate(`fetch("/api/disconnect", { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(body)} }).then((r) => r.status)`);
+    assert.equal(write, 403);
+    assert.equal(online(), true, "rebound host cannot disconnect the device");
+    await page.close();
+  } finally {
+    await device?.end();
+    await emu.close();
+    await new Promise<void>((resolve) => evil.close(() => resolve()));
   }
 });

@@ -11,34 +11,45 @@ import { parseArgs } from "../tools/emulator/cli.ts";
 import { connectOk } from "../tools/emulator/testing.ts";
 
 const KEY = Buffer.from("cli-test-key-0123456789abcdef012").toString("base64");
+// Short valid base64 keys (the firmware refuses keys that are not base64 of at least 4 characters).
+const KA = "S0FLQQ==", KB = "S0JLQg==", KC = "S0NLQw==";
 
 test("repeated device=/key= flags make several devices; product= carries over", () => {
-  const o = parseArgs(["port=0", "--httpPort=0", "product=P1", "device=a", "key=KA", "device=b", "key=KB", "product=P2", "device=c", "key=KC"]);
+  const o = parseArgs(["port=0", "--httpPort=0", "product=P1", "device=a", `key=${KA}`, "device=b", `key=${KB}`, "product=P2", "device=c", `key=${KC}`]);
   assert.equal(o.port, 0);
   assert.equal(o.httpPort, 0);
   assert.deepEqual(o.devices, [
-    { product: "P1", device: "a", key: "KA" },
-    { product: "P1", device: "b", key: "KB" },
-    { product: "P2", device: "c", key: "KC" },
+    { product: "P1", device: "a", key: KA },
+    { product: "P1", device: "b", key: KB },
+    { product: "P2", device: "c", key: KC },
   ]);
-  assert.deepEqual(parseArgs(["device=a", "product=P", "key=K"]).devices, [{ product: "P", device: "a", key: "K" }], "any order within one device");
+  assert.deepEqual(parseArgs(["device=a", "product=P", `key=${KA}`]).devices, [{ product: "P", device: "a", key: KA }], "any order within one device");
 });
 
 test("flag errors name the flag", () => {
   assert.throws(() => parseArgs([]), /no device/);
   assert.throws(() => parseArgs(["product=P", "device=a"]), /device a: key= missing/);
-  assert.throws(() => parseArgs(["port=x", "product=P", "device=a", "key=K"]), /port=x/);
+  assert.throws(() => parseArgs(["port=x", "product=P", "device=a", `key=${KA}`]), /port=x/);
   assert.throws(() => parseArgs(["colour=red"]), /unknown flag colour=/);
+});
+
+test("keys the firmware would refuse (not base64 of at least 4 characters) are refused, without the value", () => {
+  for (const bad of ["KA", "K", "S0FLQQ=", "not base64!"]) {
+    assert.throws(() => parseArgs(["product=P", "device=a", `key=${bad}`]), (e: Error) => /device a: key= is not base64/.test(e.message) && !e.message.includes(bad));
+  }
+  assert.throws(() => parseArgs(["product=P", "productKey=PK", "device=a", `key=${KA}`]), /productKey= is not base64/);
 });
 
 test("registry=file.json", () => {
   const dir = mkdtempSync(join(tmpdir(), "emu-reg-"));
   try {
     const file = join(dir, "devices.json");
-    writeFileSync(file, JSON.stringify({ devices: [{ product: "P", device: "a", key: "K" }], products: [{ product: "P", key: "PK" }] }));
+    writeFileSync(file, JSON.stringify({ devices: [{ product: "P", device: "a", key: KA }], products: [{ product: "P", key: KB }] }));
     const o = parseArgs([`registry=${file}`]);
-    assert.deepEqual(o.devices, [{ product: "P", device: "a", key: "K" }]);
-    assert.deepEqual(o.products, [{ product: "P", key: "PK" }]);
+    assert.deepEqual(o.devices, [{ product: "P", device: "a", key: KA }]);
+    assert.deepEqual(o.products, [{ product: "P", key: KB }]);
+    writeFileSync(file, JSON.stringify([{ product: "P", device: "a", key: "KA" }]));
+    assert.throws(() => parseArgs([`registry=${file}`]), /device a: key is not base64/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

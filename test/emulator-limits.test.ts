@@ -1,11 +1,13 @@
-// More of the platform's rules (../shared/facts/onenet.md), with a raw TCP socket where MQTT.js would
-// not misbehave enough: first packet not CONNECT, malformed bytes, topic depth, payload size,
-// subscription count, and the keepalive deadline (1.5 x keepalive with no uplink; facts: CONNECT).
+// More of the platform's rules (docs/onenet.md), with a raw TCP socket where MQTT.js would not
+// misbehave enough: first packet not CONNECT, malformed bytes, a packet announcing more than could be
+// legal (refused at its fixed header), topic depth, payload size, subscription count, and the
+// keepalive deadline (1.5 x keepalive with no uplink; docs/onenet.md: CONNECT).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
 import mqttPacket, { type Packet } from "mqtt-packet";
 import { startEmulator, VirtualClock, type Emulator } from "../tools/emulator/index.ts";
+import { MAX_CONNECT_BYTES } from "../tools/emulator/gate.ts";
 import { makeToken } from "../tools/emulator/token.ts";
 import { connectOk, FAR_ET, until, type TestDevice } from "../tools/emulator/testing.ts";
 
@@ -13,9 +15,10 @@ const PID = "LimPid0001";
 const DEV = { product: PID, device: "lim-1", key: Buffer.from("limits-test-key-0123456789abcdef").toString("base64") };
 let emu: Emulator;
 const clock = new VirtualClock(Date.UTC(2026, 0, 1));
+const logLines: string[] = [];
 
 before(async () => {
-  emu = await startEmulator({ devices: [DEV], clock, log: () => {} });
+  emu = await startEmulator({ devices: [DEV], clock, log: (line) => logLines.push(line) });
 });
 after(async () => {
   await emu.close();
@@ -41,7 +44,7 @@ function raw(): Promise<Raw> {
   });
 }
 
-function connectPacket(keepalive = 60): Buffer {
+function connectPacket(keepalive = 60, password = Buffer.from(makeToken({ key: DEV.key, res: `products/${PID}/devices/${DEV.device}`, et: FAR_ET }))): Buffer {
   return mqttPacket.generate({
     cmd: "connect",
     protocolId: "MQTT",
@@ -50,8 +53,20 @@ function connectPacket(keepalive = 60): Buffer {
     keepalive,
     clientId: DEV.device,
     username: PID,
-    password: Buffer.from(makeToken({ key: DEV.key, res: `products/${PID}/devices/${DEV.device}`, et: FAR_ET })),
+    password,
   });
+}
+
+/** A CONNECT whose remaining length is exactly `length`: a long, wrong password fills it. The
+ * variable header is 10 bytes; clientId, username and password each take 2 length bytes. */
+function connectOfLength(length: number): Buffer {
+  const packet = connectPacket(60, Buffer.alloc(length - 10 - (2 + DEV.device.length) - (2 + PID.length) - 2, 0x41));
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let parsed: Packet | undefined;
+  parser.on("packet", (p) => (parsed = p));
+  parser.parse(packet);
+  assert.equal(parsed?.length, length, "the CONNECT built has the length asked for");
+  return packet;
 }
 
 describe("connection rules", () => {
@@ -70,6 +85,41 @@ describe("connection rules", () => {
     await r.closed;
   });
 
+  // MQTT 3.1.1 lets a remaining length announce up to 256 MB; the platform's packets are far smaller,
+  // so an announcement beyond what could be legal is refused at the fixed header instead of being
+  // buffered until the data (or aedes' 30 s connect timeout) arrives.
+  const ANNOUNCE_200_MB = [0x80, 0x80, 0x80, 0x64]; // 209715200 as a variable byte integer
+  const announced = (what: string) => logLines.filter((l) => l.includes(`disconnect: packet of ${what}`));
+
+  it("closes at the fixed header a CONNECT that announces 200 MB (no CONNACK, nothing buffered)", async () => {
+    const r = await raw();
+    r.socket.write(Buffer.from([0x10, ...ANNOUNCE_200_MB]));
+    await r.closed;
+    assert.deepEqual(r.packets, []);
+    assert.equal(announced("209715200 bytes announced before login").length, 1, logLines.join("\n"));
+  });
+
+  it(`parses a CONNECT of ${MAX_CONNECT_BYTES} bytes; one byte more is refused at its header`, async () => {
+    const ok = await raw();
+    ok.socket.write(connectOfLength(MAX_CONNECT_BYTES)); // its password is no token: CONNACK 4
+    await ok.closed;
+    assert.deepEqual(ok.packets.map((p) => [p.cmd, (p as { returnCode?: number }).returnCode]), [["connack", 4]]);
+    const big = await raw();
+    big.socket.write(connectOfLength(MAX_CONNECT_BYTES + 1).subarray(0, 3)); // the fixed header alone
+    await big.closed;
+    assert.deepEqual(big.packets, []);
+    assert.equal(announced(`${MAX_CONNECT_BYTES + 1} bytes announced before login`).length, 1);
+  });
+
+  it("disconnects a logged-in device at the header of a PUBLISH announcing 200 MB", async () => {
+    const r = await raw();
+    r.socket.write(connectPacket());
+    await until(() => r.packets.some((p) => p.cmd === "connack"), "CONNACK");
+    r.socket.write(Buffer.from([0x30, ...ANNOUNCE_200_MB]));
+    await r.closed;
+    assert.equal(announced("209715200 bytes announced (limit").length, 1, logLines.join("\n"));
+  });
+
   it("disconnects after 1.5 x keepalive without uplink (keepalive 10 s: about 15 s)", { timeout: 45000 }, async () => {
     const r = await raw();
     r.socket.write(connectPacket(10));
@@ -81,7 +131,7 @@ describe("connection rules", () => {
   });
 });
 
-describe("publish and subscribe limits (facts: QoS, retain, limits)", () => {
+describe("publish and subscribe limits (docs/onenet.md: QoS, retain, limits)", () => {
   let d: TestDevice;
   const open: TestDevice[] = [];
   after(async () => {

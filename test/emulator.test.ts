@@ -1,9 +1,11 @@
-// The OneNET emulator enforces the platform's rules (../shared/facts/onenet.md, cited per test as
-// "facts: <section>") against MQTT.js acting as a well- or mis-behaving device.
+// The OneNET emulator enforces the platform's rules (docs/onenet.md, cited per test as
+// "docs: <section>") against MQTT.js acting as a well- or mis-behaving device, and its console API
+// refuses requests a foreign web page could make.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import mqttPacket from "mqtt-packet";
-import { startEmulator, VirtualClock, type Emulator } from "../tools/emulator/index.ts";
+import { startEmulator, VirtualClock, type Emulator, type EmulatorEvent } from "../tools/emulator/index.ts";
 import { makeToken, parseToken, tokenSignature, verifyToken } from "../tools/emulator/token.ts";
 import { connect, connectOk, FAR_ET, publish, subscribe, until, type TestDevice } from "../tools/emulator/testing.ts";
 
@@ -43,7 +45,7 @@ after(async () => {
   await emu.close();
 });
 
-describe("token (facts: Token)", () => {
+describe("token (docs: Token)", () => {
   it("reproduces the documentation's worked example and accepts it before et", () => {
     const token = makeToken({ key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=", res: "products/EJyXIoGn8p/devices/test", et: 1596067735, method: "md5" });
     assert.equal(token, "version=2018-10-31&res=products%2FEJyXIoGn8p%2Fdevices%2Ftest&et=1596067735&method=md5&sign=KjQ3tFpNOHv6Cm2rLjDV%2FA%3D%3D");
@@ -111,7 +113,7 @@ describe("token (facts: Token)", () => {
   });
 });
 
-describe("CONNECT rules (facts: CONNECT)", () => {
+describe("CONNECT rules (docs: CONNECT)", () => {
   const cases: [string, Record<string, unknown>][] = [
     ["will flag set", { will: { topic: `$sys/${PID}/dev-a/thing/event/post`, payload: Buffer.from("bye"), qos: 0, retain: false } }],
     ["clean session 0", { clean: false }],
@@ -142,7 +144,7 @@ describe("CONNECT rules (facts: CONNECT)", () => {
   });
 });
 
-describe("publish rules (facts: QoS, retain, limits)", () => {
+describe("publish rules (docs: QoS, retain, limits)", () => {
   const violations: [string, (d: TestDevice) => void][] = [
     ["QoS 2 PUBLISH", (d) => d.client.publish(d.prefix + "thing/property/post", "{}", { qos: 2 })],
     ["retained PUBLISH", (d) => d.client.publish(d.prefix + "thing/property/post", "{}", { qos: 0, retain: true })],
@@ -178,7 +180,7 @@ describe("publish rules (facts: QoS, retain, limits)", () => {
   });
 });
 
-describe("OneJSON replies (facts: Payloads)", () => {
+describe("OneJSON replies (docs: Payloads)", () => {
   let d: TestDevice;
   let seq = 0;
   before(async () => {
@@ -235,21 +237,42 @@ describe("OneJSON replies (facts: Payloads)", () => {
   it("answers a non-numeric id 312", async () => {
     assert.equal((await post({ id: "abc", params: { temp: { value: 1 } } }, "abc")).code, 312);
   });
-  it("answers event posts: 200 for the model's alarm event, 309 for an unknown event or field", async () => {
-    const event = async (params: unknown): Promise<unknown> => {
+  it("answers event posts: 200 for the model's alarm event, 302/309 for a wrong type, unknown event or field", async () => {
+    const event = async (params: unknown): Promise<Record<string, unknown>> => {
       clock.advance(1000);
       const id = nextId();
-      await publish(d, "thing/event/post", { id, params }, 1);
-      return (await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!.code;
+      await publish(d, "thing/event/post", { id, version: "1.0", params }, 1);
+      return (await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!;
     };
-    assert.equal(await event({ alarm: { value: { code: 3, msg: "sensor lost" }, time: NOW } }), 200);
-    assert.equal(await event({ alarm: { value: { code: "3" } } }), 302);
-    assert.equal(await event({ alarm: { value: { level: 1 } } }), 309);
-    assert.equal(await event({ fire: { value: {} } }), 309);
+    const ok = await event({ alarm: { value: { code: 3, msg: "sensor lost" }, time: NOW } });
+    assert.deepEqual(ok, { id: ok.id, code: 200, msg: "success" });
+    assert.equal((await event({ alarm: { value: { code: "3" } } })).code, 302);
+    assert.equal((await event({ alarm: { value: { level: 1 } } })).code, 309);
+    assert.equal((await event({ fire: { value: {} } })).code, 309);
+  });
+  it("records accepted events (time, identifier, values) for the console, and streams them", async () => {
+    const streamed: EmulatorEvent[] = [];
+    const listener = (e: EmulatorEvent) => streamed.push(e);
+    emu.events.on("event", listener);
+    try {
+      clock.advance(1000);
+      const id = nextId();
+      await publish(d, "thing/event/post", { id, params: { alarm: { value: { code: 7, msg: "bus stuck" } } } }, 1);
+      assert.equal((await d.next("thing/event/post/reply", (m) => m.json?.id === id)).json!.code, 200);
+      const recorded = { id, identifier: "alarm", value: { code: 7, msg: "bus stuck" }, time: clock.now() }; // no time: arrival
+      const events = emu.devices().find((v) => v.device === "dev-b")!.events;
+      assert.deepEqual(events.at(-1), recorded);
+      assert.deepEqual(events.at(-2)?.value, { code: 3, msg: "sensor lost" }, "the earlier accepted alarm, with its own time");
+      assert.equal(events.at(-2)?.time, NOW);
+      assert.equal(events.filter((e) => e.value.code === "3" || "level" in e.value).length, 0, "refused events are not recorded");
+      assert.deepEqual(streamed.filter((e) => e.type === "event"), [{ type: "event", product: PID, device: "dev-b", event: recorded }]);
+    } finally {
+      emu.events.off("event", listener);
+    }
   });
 });
 
-describe("downlink needs a subscription (facts: Topics)", () => {
+describe("downlink needs a subscription (docs: Topics)", () => {
   it("sends the post reply only once the device has subscribed", async () => {
     const d = await device(C);
     clock.advance(1000);
@@ -267,7 +290,7 @@ describe("downlink needs a subscription (facts: Topics)", () => {
   });
 });
 
-describe("uplink pacing: 1 message/s per device, excess delayed (facts: Rates)", () => {
+describe("uplink pacing: 1 message/s per device, excess delayed (docs: Rates)", () => {
   it("holds the 2nd and 3rd of a burst until 1 s and 2 s later on the virtual clock", async () => {
     const d = await device(A);
     await subscribe(d, "thing/property/post/reply");
@@ -292,7 +315,7 @@ describe("uplink pacing: 1 message/s per device, excess delayed (facts: Rates)",
   });
 });
 
-describe("property set/get from the cloud (facts: Payloads)", () => {
+describe("property set/get from the cloud (docs: Payloads)", () => {
   it("set waits for the device's set_reply; get returns data", async () => {
     const d = await device(A);
     await subscribe(d, "thing/property/#");
@@ -351,6 +374,60 @@ describe("link faults and resends", () => {
     const log = emu.devices().find((v) => v.device === "dev-c")!.log.map((l) => l.text);
     assert.ok(log.some((t) => t.includes("id=500 is a resend")), log.join("\n"));
     await again.end();
+  });
+});
+
+describe("console HTTP API: only the console's own page may write", () => {
+  interface Answer {
+    status: number;
+    body: string;
+  }
+  // node:http, not fetch: fetch will not send a Host header of our choosing.
+  function call(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: emu.httpPort, method, path, headers }, (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+  const own = () => `127.0.0.1:${emu.httpPort}`;
+  const json = { "content-type": "application/json" };
+  const offline = JSON.stringify({ product: PID, device: "ghost" }); // no such device online: {ok: false}
+  const write = (headers: Record<string, string>) => call("POST", "/api/disconnect", { host: own(), ...headers }, offline);
+
+  it("accepts a same-origin JSON write (with or without Origin, from 127.0.0.1 or localhost)", async () => {
+    for (const headers of [json, { ...json, origin: `http://${own()}` }, { "content-type": "application/json; charset=utf-8" }, { ...json, host: `localhost:${emu.httpPort}`, origin: `http://localhost:${emu.httpPort}` }]) {
+      const answer = await write(headers);
+      assert.equal(answer.status, 200, JSON.stringify(headers));
+      assert.deepEqual(JSON.parse(answer.body), { ok: false, error: "device not online" });
+    }
+  });
+  const refused: [string, () => Record<string, string>][] = [
+    ["no Content-Type", () => ({})],
+    ["Content-Type text/plain (a form or a no-cors fetch)", () => ({ "content-type": "text/plain" })],
+    ["Content-Type application/x-www-form-urlencoded", () => ({ "content-type": "application/x-www-form-urlencoded" })],
+    ["a foreign Origin", () => ({ ...json, origin: "http://attacker.example" })],
+    ["Origin on another port of this machine", () => ({ ...json, origin: "http://127.0.0.1:1" })],
+    ["Origin null (sandboxed frame, file:)", () => ({ ...json, origin: "null" })],
+    ["Origin https with the console's host", () => ({ ...json, origin: `https://${own()}` })],
+    ["a Host header naming another site (DNS rebinding)", () => ({ ...json, host: `attacker.example:${emu.httpPort}` })],
+  ];
+  for (const [what, headers] of refused) {
+    it(`answers 403 to a write with ${what}`, async () => {
+      const answer = await write(headers());
+      assert.equal(answer.status, 403);
+      assert.equal((JSON.parse(answer.body) as { ok: boolean }).ok, false);
+    });
+  }
+  it("answers 403 to any request, page or API, whose Host is not the console's", async () => {
+    for (const path of ["/", "/api/state", "/api/events", "/console.js"]) {
+      assert.equal((await call("GET", path, { host: `attacker.example:${emu.httpPort}` })).status, 403, path);
+    }
+    assert.equal((await call("GET", "/api/state", { host: `localhost:${emu.httpPort}` })).status, 200);
   });
 });
 

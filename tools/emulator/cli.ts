@@ -2,9 +2,12 @@
 // or `npm run emulator -- registry=devices.json`. Flags are key=value (a leading "--" is allowed).
 // Each device= starts a device; product= applies to the devices after it; key= to the last device.
 // registry file: [{product, device, key}, …] or {"devices": [...], "products": [{product, key}]}.
+// Keys must be base64 as the OneNET console shows them: the firmware refuses any other (onenet/config.ts).
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { startEmulator, type DeviceEntry, type EmulatorOptions, type ProductEntry } from "./index.ts";
+import { isBase64 } from "../../onenet/config.ts";
+import { startEmulator } from "./server.ts";
+import type { DeviceEntry, EmulatorOptions, ProductEntry } from "./types.ts";
 
 export const USAGE =
   "usage: npm run emulator -- [host=127.0.0.1] [port=1883] [httpPort=8080] [thingModel=file.json] " +
@@ -20,6 +23,7 @@ export function parseArgs(argv: string[]): EmulatorOptions {
     if (!current) return;
     if (!current.product) throw new Error(`device ${current.device}: product= must come before device=`);
     if (!current.key) throw new Error(`device ${current.device}: key= missing`);
+    if (!isBase64(current.key)) throw new Error(`device ${current.device}: key= is not base64 (value not shown)`);
     devices.push({ product: current.product, device: current.device, key: current.key });
     current = undefined;
   };
@@ -64,6 +68,7 @@ export function parseArgs(argv: string[]): EmulatorOptions {
         break;
       case "productKey":
         if (!product) throw new Error("productKey= must follow product=");
+        if (!isBase64(value)) throw new Error(`product ${product}: productKey= is not base64 (value not shown)`);
         products.push({ product, key: value });
         break;
       case "registry": {
@@ -74,12 +79,16 @@ export function parseArgs(argv: string[]): EmulatorOptions {
           if (typeof d.product !== "string" || typeof d.device !== "string" || typeof d.key !== "string") {
             throw new Error(`registry ${value}: each entry needs string product, device and key`);
           }
+          if (!isBase64(d.key)) throw new Error(`registry ${value}: device ${d.device}: key is not base64 (value not shown)`);
           devices.push({ product: d.product, device: d.device, key: d.key });
         }
         const prods = Array.isArray(json) ? [] : (json as { products?: unknown }).products;
         if (Array.isArray(prods)) {
           for (const p of prods as Partial<ProductEntry>[]) {
-            if (typeof p.product === "string" && typeof p.key === "string") products.push({ product: p.product, key: p.key });
+            if (typeof p.product !== "string" || typeof p.key !== "string" || !isBase64(p.key)) {
+              throw new Error(`registry ${value}: each product needs a string product and a base64 key`);
+            }
+            products.push({ product: p.product, key: p.key });
           }
         }
         break;

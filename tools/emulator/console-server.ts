@@ -1,17 +1,24 @@
 // The web console's HTTP side: static page (console/), JSON API and a server-sent-event stream.
+// README.md ("HTTP API") documents every route with its request and response.
 //   GET  /                  the page (console/index.html, console.js, console.css; no external assets)
 //   GET  /api/state         {model, devices}
 //   GET  /api/events        text/event-stream of EmulatorEvent objects ("data: {...}")
 //   POST /api/set           {product, device, params: {id: value}} -> SetResult (waits for set_reply)
 //   POST /api/get           {product, device, params: [id, ...]}   -> SetResult with data
 //   POST /api/disconnect    {product, device}                       -> {ok} (closes the device's link)
+//
+// Any web page the developer has open can send requests to a port on 127.0.0.1, and a name the
+// attacker controls can be re-pointed at 127.0.0.1 (DNS rebinding). So every request must name this
+// console in Host, and a write must also be JSON (a cross-origin page cannot send that without a
+// preflight we never grant) and, when the browser says where it comes from, come from this console.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
-import type { ThingModel } from "./thing-model.ts";
-import { isNumericType } from "./thing-model.ts";
-import type { DeviceView, EmulatorEvent, SetResult } from "./index.ts";
+import { networkInterfaces } from "node:os";
+import { listen, urlHost } from "./listen.ts";
+import { isNumericType, type ThingModel } from "./thing-model.ts";
+import type { DeviceView, EmulatorEvent, SetResult } from "./types.ts";
 
 export interface ConsoleBackend {
   model: ThingModel;
@@ -34,6 +41,44 @@ const STATIC: Record<string, [file: string, type: string]> = {
   "/console.css": ["console.css", "text/css; charset=utf-8"],
 };
 
+const WRITES = new Set(["POST /api/set", "POST /api/get", "POST /api/disconnect"]);
+
+/** The Host header values that name this console: loopback names, the address it listens on, and
+ * when it listens on every interface, each interface's address. */
+export function consoleHosts(host: string, port: number): Set<string> {
+  const names = new Set(["127.0.0.1", "localhost", "[::1]"]);
+  if (host === "0.0.0.0" || host === "::") {
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) names.add(urlHost(a.address));
+    }
+  } else {
+    names.add(urlHost(host));
+  }
+  const hosts = new Set<string>();
+  for (const name of names) {
+    hosts.add(`${name}:${port}`.toLowerCase());
+    if (port === 80) hosts.add(name.toLowerCase());
+  }
+  return hosts;
+}
+
+/** Why this request is refused (403), or undefined when it may proceed. */
+export function refusal(req: IncomingMessage, route: string, hosts: ReadonlySet<string>): string | undefined {
+  const host = req.headers.host?.toLowerCase();
+  if (!host || !hosts.has(host)) return "Host is not this console (DNS rebinding?)";
+  if (!WRITES.has(route)) return undefined;
+  const type = req.headers["content-type"]?.split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") return "writes need Content-Type: application/json";
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!url || url.protocol !== "http:" || url.origin !== origin.toLowerCase() || !hosts.has(url.host.toLowerCase())) {
+      return "Origin is not this console";
+    }
+  }
+  return undefined;
+}
+
 function modelView(model: ThingModel): unknown {
   return {
     properties: [...model.properties.values()].map((p) => ({
@@ -48,6 +93,7 @@ function modelView(model: ThingModel): unknown {
       step: p.step,
       labels: p.labels,
     })),
+    events: [...model.events.values()].map((e) => ({ identifier: e.identifier, name: e.name, output: e.output.map((o) => o.identifier) })),
   };
 }
 
@@ -79,6 +125,7 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
   for (const [file] of Object.values(STATIC)) files.set(file, readFileSync(new URL(file, dir)));
   const streams = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
+  let hosts: ReadonlySet<string> = new Set();
 
   const onEvent = (event: EmulatorEvent): void => {
     const line = `data: ${JSON.stringify(event)}\n\n`;
@@ -93,6 +140,11 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://console");
     const route = `${req.method} ${url.pathname}`;
+    const refused = refusal(req, route, hosts);
+    if (refused) {
+      sendJson(res, 403, { ok: false, error: refused });
+      return;
+    }
     const page = STATIC[url.pathname];
     if (req.method === "GET" && page) {
       res.writeHead(200, { "content-type": page[1], "cache-control": "no-store" });
@@ -110,7 +162,7 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
       req.on("close", () => streams.delete(res));
       return;
     }
-    if (route === "POST /api/set" || route === "POST /api/get" || route === "POST /api/disconnect") {
+    if (WRITES.has(route)) {
       readBody(req)
         .then((text) => {
           let body: unknown;
@@ -140,14 +192,8 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  const actual = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      const a = server.address();
-      resolve(typeof a === "object" && a ? a.port : port);
-    });
-  });
+  const actual = await listen(server, port, host);
+  hosts = consoleHosts(host, actual);
   return {
     port: actual,
     close() {

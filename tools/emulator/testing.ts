@@ -1,7 +1,7 @@
 // Test helpers for the emulator's tests (host only): MQTT.js clients acting as (misbehaving) devices.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { makeToken } from "./token.ts";
-import type { DeviceEntry } from "./index.ts";
+import type { DeviceEntry } from "./types.ts";
 
 export const FAR_ET = 2147483647;
 

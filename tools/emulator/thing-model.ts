@@ -1,7 +1,7 @@
 // The thing model (OneNET's exported TSL JSON: properties/events/services with identifier,
 // accessMode and dataType {type, specs}) and the OneJSON checks the platform applies to uplink
 // payloads: 301 bad JSON, 302 data type error, 309 identifier does not exist, 312 invalid message id,
-// 313 bad request (facts file, "Payloads").
+// 313 bad request (docs/onenet.md, "Payloads").
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -42,7 +42,7 @@ export interface ThingModel {
   events: Map<string, EventDef>;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 

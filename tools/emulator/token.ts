@@ -1,4 +1,4 @@
-// OneNET device token ("2018-10-31" security scheme), written from ../shared/facts/onenet.md with
+// OneNET device token ("2018-10-31" security scheme), written from docs/onenet.md with
 // node:crypto, independently of the firmware's onenet/ implementation so each checks the other.
 //
 //   version=2018-10-31&res=<res>&et=<et>&method=<method>&sign=<sign>
@@ -32,7 +32,7 @@ export function makeToken({ key, res, et, method = "sha256" }: TokenInput): stri
   return `version=${TOKEN_VERSION}&res=${tokenEncode(res)}&et=${et}&method=${method}&sign=${tokenEncode(sign)}`;
 }
 
-/** Platform device-log codes for login failures (facts file, "Bad credentials"). */
+/** Platform device-log codes for login failures (docs/onenet.md, "Bad credentials"). */
 export const LOGIN_CODES = {
   1101: "empty argument",
   1103: "invalid token",

@@ -1,8 +1,10 @@
 // OneNET emulator console: plain DOM + SVG, no libraries. State from /api/state, then live events
 // from /api/events (server-sent events). Writes go to POST /api/set, which waits for the set_reply.
+// Requests are same-origin with Content-Type application/json: the server refuses any other write.
 "use strict";
 (function () {
-  var model = { properties: [] };
+  var model = { properties: [], events: [] };
+  var EVENTS = 100;
   var devices = new Map(); // "pid/dev" -> { view, el, props: Map(id -> {el, valueEl, timeEl, svg}) }
   var HISTORY = 500;
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -167,11 +169,16 @@
         body: JSON.stringify({ product: view.product, device: view.device }) });
     });
     var getBox = $("div", { className: "control" }, [getButton, getReply, kick]);
+    var eventList = $("ol", {});
+    var events = $("div", { className: "events", "data-testid": "events" }, [
+      $("div", { className: "title", text: "Events (thing/event/post)" }), eventList
+    ]);
     var logList = $("ol", {});
     var subs = $("div", { className: "subs" });
     var log = $("details", { className: "log", open: "" }, [$("summary", { text: "Device log (platform view)" }), logList]);
-    dev.el = $("section", { className: "device", "data-device": k }, [head, grid, getBox, subs, log]);
+    dev.el = $("section", { className: "device", "data-device": k }, [head, grid, getBox, events, subs, log]);
     dev.status = status; dev.sinceEl = since; dev.logList = logList; dev.subsEl = subs; dev.cadenceEl = cadence;
+    dev.eventList = eventList; dev.eventKeys = new Set();
     dev.posts = view.posts.slice();
     showCadence(dev);
     devices.set(k, dev);
@@ -180,6 +187,8 @@
     Object.keys(view.latest).forEach(function (id) { setValue(dev, id, view.latest[id].value, view.latest[id].time, false); });
     dev.props.forEach(function (entry, id) { renderChart(entry, view.history[id] || []); });
     view.log.forEach(function (line) { addLog(dev, line); });
+    view.events.forEach(function (event) { addEvent(dev, event); });
+    showNoEvents(dev);
     return dev.el;
   }
 
@@ -221,6 +230,28 @@
     while (dev.logList.childNodes.length > 100) dev.logList.removeChild(dev.logList.lastChild);
   }
 
+  // One row per accepted event, newest first: time (the device's, else arrival), identifier, values.
+  function addEvent(dev, event) {
+    var k = event.id + "/" + event.identifier;
+    if (dev.eventKeys.has(k)) return; // also in the state snapshot
+    dev.eventKeys.add(k);
+    var def = (model.events || []).find(function (e) { return e.identifier === event.identifier; });
+    var li = $("li", { "data-event": event.identifier }, [
+      $("span", { className: "time", text: fmtTime(event.time) }),
+      $("span", { className: "id", text: def && def.name !== event.identifier ? def.name + " (" + event.identifier + ")" : event.identifier }),
+      $("span", { className: "values", text: Object.keys(event.value).map(function (name) {
+        return name + "=" + JSON.stringify(event.value[name]);
+      }).join(" ") })
+    ]);
+    var empty = dev.eventList.querySelector(".none");
+    if (empty) dev.eventList.removeChild(empty);
+    dev.eventList.insertBefore(li, dev.eventList.firstChild);
+    while (dev.eventList.childNodes.length > EVENTS) dev.eventList.removeChild(dev.eventList.lastChild);
+  }
+  function showNoEvents(dev) {
+    if (dev.eventList.childNodes.length === 0) dev.eventList.appendChild($("li", { className: "none", text: "no events yet" }));
+  }
+
   function onEvent(ev) {
     var dev = devices.get(key(ev.product, ev.device));
     if (!dev) return;
@@ -228,6 +259,7 @@
     else if (ev.type === "property") setValue(dev, ev.identifier, ev.value, ev.time, true);
     else if (ev.type === "log") addLog(dev, ev.line);
     else if (ev.type === "subscriptions") setSubs(dev, ev.subscriptions);
+    else if (ev.type === "event") addEvent(dev, ev.event);
     else if (ev.type === "post") {
       if (dev.posts.length && dev.posts[dev.posts.length - 1] === ev.time) return;
       dev.posts.push(ev.time);
