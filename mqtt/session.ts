@@ -20,6 +20,7 @@ import type {
 } from "./packets";
 import { Outbox, QUEUED, RELEASED, SENT, type OutboxEntry } from "./outbox";
 import { utf8Encode, utf8Length } from "../lib/utf8";
+import { Backoff } from "../lib/backoff";
 import { SILENT, type Logger } from "../lib/log";
 
 /** Bad local input (options, API arguments): the message names the field. */
@@ -117,19 +118,15 @@ export class Session {
   #password: Uint8Array | undefined;
   #will: Will | undefined;
   #connectTimeout: number;
-  #reconnectMin: number;
-  #reconnectMax: number;
-  #refusedMin: number;
-  #refusedMax: number;
-  #random: () => number;
+  // Reconnect delays after a lost connection, and the longer ones after a refused CONNACK.
+  #reconnect: Backoff;
+  #refused: Backoff;
   #subscribeBatch: number;
   readonly #log: Logger;
 
   #state: SessionState = "idle";
   #networkUp = true;
   #deadline = -1; // -1: none
-  #failures = 0;
-  #refusals = 0;
   #nextBackoff = 0; // the delay used for the last scheduled reconnect (for tests and logs)
 
   // Outgoing queue bookkeeping: entries [0, #next) of the outbox are in flight (SENT/RELEASED);
@@ -184,11 +181,22 @@ export class Session {
     this.#password = typeof password === "string" ? utf8Encode(password) : password;
     this.#will = options.will;
     this.#connectTimeout = positive(options.connectTimeout ?? 30000, "connectTimeout");
-    this.#reconnectMin = positive(options.reconnectMin ?? 1000, "reconnectMin");
-    this.#reconnectMax = positive(options.reconnectMax ?? 60000, "reconnectMax");
-    this.#refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
-    this.#refusedMax = positive(options.refusedMax ?? 600000, "refusedMax");
-    this.#random = options.random ?? Math.random;
+    // Jitter: between half and all of each delay, so a fleet does not reconnect in step.
+    const random = options.random ?? Math.random;
+    this.#reconnect = new Backoff({
+      min: positive(options.reconnectMin ?? 1000, "reconnectMin"),
+      max: positive(options.reconnectMax ?? 60000, "reconnectMax"),
+      low: 0.5,
+      high: 1,
+      random,
+    });
+    this.#refused = new Backoff({
+      min: positive(options.refusedMin ?? 30000, "refusedMin"),
+      max: positive(options.refusedMax ?? 600000, "refusedMax"),
+      low: 0.5,
+      high: 1,
+      random,
+    });
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
     this.#log = options.log ?? SILENT;
     this.outbox = options.outbox ?? new Outbox();
@@ -517,20 +525,11 @@ export class Session {
     if (mustClose) this.#event({ type: "close", reason, graceful: false });
     this.#dropConnectionState(true);
     if (wasConnected) {
-      this.#failures = 0;
+      this.#reconnect.reset();
       this.#event({ type: "offline", reason });
     }
     this.#state = "waiting";
-    let delay: number;
-    if (refused) {
-      delay = Math.min(this.#refusedMax, this.#refusedMin * 2 ** this.#refusals);
-      this.#refusals++;
-    } else {
-      delay = Math.min(this.#reconnectMax, this.#reconnectMin * 2 ** this.#failures);
-      this.#failures++;
-    }
-    // Jitter: between half and all of the delay, so a fleet does not reconnect in step.
-    delay = Math.round(delay / 2 + (this.#random() * delay) / 2);
+    const delay = refused ? this.#refused.next() : this.#reconnect.next();
     this.#nextBackoff = delay;
     this.#deadline = this.#networkUp ? now + delay : -1;
     this.#log.log("INFO", "mqtt", "connection lost, reconnect scheduled", { reason, delay });
@@ -565,8 +564,8 @@ export class Session {
     }
     this.#state = "connected";
     this.#deadline = -1;
-    this.#refusals = 0;
-    this.#failures = 0;
+    this.#refused.reset();
+    this.#reconnect.reset();
     const resumed = !this.clean && sessionPresent;
     if (!resumed) {
       // The broker has no state of ours: in-flight messages go again as new messages (new ids, no DUP),
