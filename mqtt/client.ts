@@ -18,7 +18,9 @@
 import { Socket, type SocketMessage } from "socket";
 import Timer from "timer";
 import Time from "time";
-import { Decoder, encode, ProtocolError } from "./codec";
+import { Decoder } from "./decode";
+import { Encoder } from "./encode";
+import { ProtocolError } from "./validate";
 import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
 import { Outbox, type OutboxStorage } from "./outbox";
@@ -93,6 +95,7 @@ export class MqttClient {
   #socket: Socket | undefined;
   #socketUp = false;
   #decoder: Decoder | undefined;
+  readonly #encoder = new Encoder();
   #closeWhenFlushed = false;
   // Write queue: encoded packets in order; #queueHead indexes the first unsent, #queueOffset the
   // bytes of it already written.
@@ -298,7 +301,7 @@ export class MqttClient {
   #enqueue(packet: PacketInput): void {
     let bytes: Uint8Array;
     try {
-      bytes = encode(packet);
+      bytes = this.#encoder.encode(packet);
     } catch (error) {
       // A packet we cannot encode (e.g. a topic the codec refuses): drop it loudly, do not kill the link.
       this.#log("ERROR", `cannot encode ${packet.cmd}, dropped`, { error: String(error) });
@@ -517,7 +520,7 @@ export class MqttClient {
       const reason = error instanceof ProtocolError ? error.message : String(error);
       // Valid packets ahead of the bad one in this read still count: their acks release outbox
       // entries, their messages reach the app.
-      if (error instanceof ProtocolError) this.#handle(socket, error.packets, now);
+      if (error instanceof ProtocolError) this.#handle(socket, decoder.packetsBeforeError, now);
       this.#log("ERROR", "malformed data from the broker, closing", { reason });
       if (socket === this.#socket) this.session.protocolError(now, reason);
       return;

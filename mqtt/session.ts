@@ -19,7 +19,8 @@ import type {
   Will,
 } from "./packets";
 import { Outbox, QUEUED, RELEASED, SENT, type OutboxEntry } from "./outbox";
-import { utf8Encode, utf8Length } from "../lib/utf8";
+import { stringProblem, topicFilterProblem, topicNameProblem } from "./validate";
+import { utf8Encode } from "../lib/utf8";
 import { Backoff } from "../lib/backoff";
 import { SILENT, type Logger } from "../lib/log";
 
@@ -86,14 +87,14 @@ export type SessionEvent =
   | { type: "end" };
 
 /** CONNACK return codes spelled out [MQTT-3.2.2.3, table 3.1]. */
-export const CONNACK_REASONS: readonly string[] = [
+export const CONNACK_REASONS: readonly string[] = Object.freeze([
   "accepted",
   "unacceptable protocol version",
   "identifier rejected",
   "server unavailable",
   "bad user name or password",
   "not authorized",
-];
+]);
 
 export type SessionState = "idle" | "waiting" | "opening" | "connecting" | "connected" | "ended";
 
@@ -154,10 +155,8 @@ export class Session {
   #eventHead = 0;
 
   constructor(options: SessionOptions) {
-    if (typeof options.clientId !== "string") throw new MqttUsageError("clientId must be a string");
-    if (utf8Length(options.clientId) < 0 || utf8Length(options.clientId) > 65535) {
-      throw new MqttUsageError("clientId must be valid UTF-8 of at most 65535 bytes");
-    }
+    const clientIdProblem = stringProblem(options.clientId);
+    if (clientIdProblem !== "") throw new MqttUsageError(`clientId: ${clientIdProblem}`);
     this.clientId = options.clientId;
     this.clean = options.clean ?? true;
     if (!this.clean && options.clientId === "") {
@@ -397,7 +396,8 @@ export class Session {
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number): number {
     if (this.#state === "ended") throw new MqttUsageError("publish after end()");
-    checkTopicName(topic);
+    const topicProblem = stringProblem(topic) || topicNameProblem(topic);
+    if (topicProblem !== "") throw new MqttUsageError(`publish: ${topicProblem}`);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
     if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
     const outbox = this.outbox;
@@ -418,7 +418,7 @@ export class Session {
     const topics: string[] = [];
     const qos: QoS[] = [];
     for (const s of subscriptions) {
-      checkTopicFilter(s.topic);
+      checkTopicFilter(s.topic, "subscribe");
       if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
         throw new MqttUsageError(`subscription qos must be 0, 1 or 2, got ${String(s.qos)}`);
       }
@@ -438,7 +438,7 @@ export class Session {
     if (!Array.isArray(topics) || topics.length === 0) {
       throw new MqttUsageError("unsubscribe needs at least one topic filter [MQTT-3.10.3-2]");
     }
-    for (const t of topics) checkTopicFilter(t);
+    for (const t of topics) checkTopicFilter(t, "unsubscribe");
     for (const t of topics) this.#subs.delete(t);
     const request: Request = { kind: "unsubscribe", token: this.#nextToken++, topics: topics.slice(), qos: [], messageId: 0 };
     this.#requests.push(request);
@@ -820,39 +820,8 @@ function positive(value: number, name: string): number {
   return value;
 }
 
-/** Topic names for PUBLISH: 1..65535 UTF-8 bytes, no wildcards, no NUL [MQTT-4.7.3-1, 3.3.2-2, 4.7.3-2]. */
-export function checkTopicName(topic: string): void {
-  if (typeof topic !== "string" || topic.length === 0) throw new MqttUsageError("topic must be a non-empty string [MQTT-4.7.3-1]");
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x23 || c === 0x2b) throw new MqttUsageError(`topic must not contain wildcards: ${topic} [MQTT-3.3.2-2]`);
-    if (c === 0) throw new MqttUsageError("topic must not contain U+0000 [MQTT-4.7.3-2]");
-  }
-  const length = utf8Length(topic);
-  if (length < 0 || length > 65535) throw new MqttUsageError("topic must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
-}
-
-/** Topic filters for SUBSCRIBE/UNSUBSCRIBE: wildcards only where allowed [MQTT-4.7.1-2, 4.7.1-3]. */
-export function checkTopicFilter(filter: string): void {
-  if (typeof filter !== "string" || filter.length === 0) {
-    throw new MqttUsageError("topic filter must be a non-empty string [MQTT-4.7.3-1]");
-  }
-  const n = filter.length;
-  for (let i = 0; i < n; i++) {
-    const c = filter.charCodeAt(i);
-    if (c === 0) throw new MqttUsageError("topic filter must not contain U+0000 [MQTT-4.7.3-2]");
-    if (c === 0x23 && (i !== n - 1 || (i > 0 && filter.charCodeAt(i - 1) !== 0x2f))) {
-      throw new MqttUsageError(`'#' must be last and alone in its level: ${filter} [MQTT-4.7.1-2]`);
-    }
-    if (
-      c === 0x2b &&
-      ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f))
-    ) {
-      throw new MqttUsageError(`'+' must fill its whole level: ${filter} [MQTT-4.7.1-3]`);
-    }
-  }
-  const length = utf8Length(filter);
-  if (length < 0 || length > 65535) {
-    throw new MqttUsageError("topic filter must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
-  }
+/** Topic filters from the app: an MqttUsageError naming the rule and the call when invalid. */
+function checkTopicFilter(filter: string, call: string): void {
+  const problem = stringProblem(filter) || topicFilterProblem(filter);
+  if (problem !== "") throw new MqttUsageError(`${call}: ${problem}`);
 }

@@ -4,8 +4,10 @@
 // ("encode refuses to produce what push would refuse", read from the other side).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encode, Decoder, ProtocolError } from "../mqtt/codec.ts";
-import type { Packet, PacketInput } from "../mqtt/codec.ts";
+import { encode } from "../mqtt/encode.ts";
+import { Decoder } from "../mqtt/decode.ts";
+import { ProtocolError } from "../mqtt/validate.ts";
+import type { Packet, PacketInput } from "../mqtt/packets.ts";
 
 /** xorshift32: a fixed seed gives the same inputs on every run. */
 function rng(seed: number) {
