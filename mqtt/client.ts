@@ -27,10 +27,6 @@ import { Outbox, type OutboxStorage } from "./outbox";
 import { utf8Encode } from "../lib/utf8";
 import { SILENT, type Fields, type Level, type Logger } from "../lib/log";
 
-export { MqttUsageError } from "./session";
-export type { QoS, PublishPacket, Subscription, GrantedQoS } from "./packets";
-
-
 export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   /** Broker DNS name (or use `address`). */
   host?: string;

@@ -99,8 +99,6 @@ export type Packet =
   | PingrespPacket
   | DisconnectPacket;
 
-export type PacketCmd = Packet["cmd"];
-
 /**
  * What `encode` accepts: omitted booleans are false, an omitted qos is 0, and the fixed fields of
  * CONNECT (protocolId, protocolVersion) may be left out.

@@ -87,7 +87,7 @@ export type SessionEvent =
   | { type: "end" };
 
 /** CONNACK return codes spelled out [MQTT-3.2.2.3, table 3.1]. */
-export const CONNACK_REASONS: readonly string[] = Object.freeze([
+const CONNACK_REASONS: readonly string[] = Object.freeze([
   "accepted",
   "unacceptable protocol version",
   "identifier rejected",
