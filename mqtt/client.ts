@@ -19,7 +19,7 @@ import { Socket, type SocketMessage } from "socket";
 import Timer from "timer";
 import Time from "time";
 import { Decoder } from "./decode";
-import { Encoder } from "./encode";
+import { Encoder, encodedLength } from "./encode";
 import { ProtocolError } from "./validate";
 import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
@@ -304,6 +304,7 @@ export class MqttClient {
       return;
     }
     if (!this.#socketUp) return;
+    if (this.#logger.enabled("DEBUG")) this.#logPacket("sent", packet, bytes.length);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
   }
@@ -528,8 +529,37 @@ export class MqttClient {
     const session = this.session;
     for (let i = 0; i < packets.length; i++) {
       if (socket !== this.#socket) return; // a packet closed the connection
-      session.handlePacket(packets[i], now);
+      const packet = packets[i];
+      if (this.#logger.enabled("DEBUG")) this.#logPacket("received", packet, encodedLength(packet));
+      session.handlePacket(packet, now);
     }
+  }
+
+  /** One DEBUG line per packet: type, identifier, topic, size; never a password or payload bytes. */
+  #logPacket(direction: "sent" | "received", packet: PacketInput, size: number): void {
+    let id: number | undefined;
+    let topic: string | undefined;
+    let qos: number | undefined;
+    switch (packet.cmd) {
+      case "publish":
+        topic = packet.topic;
+        qos = packet.qos ?? 0;
+        id = packet.messageId;
+        break;
+      case "puback":
+      case "pubrec":
+      case "pubrel":
+      case "pubcomp":
+      case "subscribe":
+      case "suback":
+      case "unsubscribe":
+      case "unsuback":
+        id = packet.messageId;
+        break;
+      default:
+        break;
+    }
+    this.#log("DEBUG", `${direction} ${packet.cmd.toUpperCase()}`, { id, topic, qos, size });
   }
 }
 
