@@ -181,21 +181,11 @@ export class Session {
     this.#will = options.will;
     this.#connectTimeout = positive(options.connectTimeout ?? 30000, "connectTimeout");
     // Jitter: between half and all of each delay, so a fleet does not reconnect in step.
-    const random = options.random ?? Math.random;
-    this.#reconnect = new Backoff({
-      min: positive(options.reconnectMin ?? 1000, "reconnectMin"),
-      max: positive(options.reconnectMax ?? 60000, "reconnectMax"),
-      low: 0.5,
-      high: 1,
-      random,
-    });
-    this.#refused = new Backoff({
-      min: positive(options.refusedMin ?? 30000, "refusedMin"),
-      max: positive(options.refusedMax ?? 600000, "refusedMax"),
-      low: 0.5,
-      high: 1,
-      random,
-    });
+    const jitter = { low: 0.5, high: 1, random: options.random ?? Math.random };
+    const reconnectMin = positive(options.reconnectMin ?? 1000, "reconnectMin");
+    this.#reconnect = new Backoff({ ...jitter, min: reconnectMin, max: positive(options.reconnectMax ?? 60000, "reconnectMax") });
+    const refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
+    this.#refused = new Backoff({ ...jitter, min: refusedMin, max: positive(options.refusedMax ?? 600000, "refusedMax") });
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
     this.#log = options.log ?? SILENT;
     this.outbox = options.outbox ?? new Outbox();
