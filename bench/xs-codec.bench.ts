@@ -1,9 +1,9 @@
 // Computrons (xsnap's deterministic metering of the real XS engine) per MQTT PUBLISH encode and decode
-// with our codec (mqtt/codec.ts) running inside XS: the OneNET property-post topic (46 chars), a
-// 120-byte JSON payload, QoS 1. Target: <= 1000 computrons each. Deterministic: the figures do not
-// depend on machine load. Per-op cost = (crank running the op K times - crank running an empty loop
-// K times) / K, so the crank's fixed overhead is not counted. Anchor: the cost of copying the
-// 120-byte payload into a new Uint8Array in the same engine (a floor any encoder pays).
+// with our codec (mqtt/encode.ts, mqtt/decode.ts) running inside XS: the OneNET property-post topic
+// (46 chars), a 120-byte JSON payload, QoS 1. Target: <= 1000 computrons each. Deterministic: the
+// figures do not depend on machine load. Per-op cost = (crank running the op K times - crank running
+// an empty loop K times) / K, so the crank's fixed overhead is not counted. Anchor: the cost of
+// copying the 120-byte payload into a new Uint8Array in the same engine (a floor any encoder pays).
 import { XsLane } from "../tools/sim/xs-lane.ts";
 import type { Report } from "./run.ts";
 
@@ -24,16 +24,19 @@ export default async function bench(report: Report): Promise<void> {
   const json = payload120();
   if (json.length !== 120) throw new Error("payload must be 120 bytes");
   const entryCode = `
-    import { encode, Decoder } from "./mqtt/codec";
+    import { Encoder } from "./mqtt/encode";
+    import { Decoder } from "./mqtt/decode";
     import { utf8Encode } from "./lib/utf8";
     const payload = utf8Encode(${JSON.stringify(json)});
     const packet = { cmd: "publish", topic: ${JSON.stringify(TOPIC)}, payload, qos: 1, messageId: 1 };
-    const wire = encode(packet);
+    // As the client encodes: one Encoder per connection, which keeps the checked topic's bytes.
+    const encoder = new Encoder();
+    const wire = encoder.encode(packet);
     const decoder = new Decoder();
     let sink = 0;
     globalThis.__sim.entry = {
       empty(k) { for (let i = 0; i < k; i++) sink += i; },
-      encode(k) { for (let i = 0; i < k; i++) sink += encode(packet).length; },
+      encode(k) { for (let i = 0; i < k; i++) sink += encoder.encode(packet).length; },
       decode(k) { for (let i = 0; i < k; i++) sink += decoder.push(wire).length; },
       copy(k) { for (let i = 0; i < k; i++) sink += payload.slice().length; },
       wireLength: wire.length,

@@ -14,6 +14,7 @@ import WiFi from "wifi";
 import Net from "net";
 import Timer from "timer";
 import { SILENT, type Logger } from "../lib/log";
+import { Backoff } from "../lib/backoff";
 
 export type WiFiStatus = "stopped" | "connecting" | "associated" | "up" | "waiting";
 export type WiFiListener = (up: boolean) => void;
@@ -46,16 +47,13 @@ const enum Pending {
 export default class WiFiManager {
   readonly ssid: string;
   readonly #password: string | undefined;
-  readonly #minBackoff: number;
-  readonly #maxBackoff: number;
+  readonly #backoff: Backoff;
   readonly #attemptTimeout: number;
-  readonly #jitter: number;
   readonly #listeners: WiFiListener[] = [];
   #wifi: WiFi | undefined;
   #status: WiFiStatus = "stopped";
   #timer: Timer | undefined;
   #pending = Pending.None;
-  #failures = 0;
   #random: number;
   #attempts = 0;
   #downs = 0;
@@ -69,12 +67,12 @@ export default class WiFiManager {
     this.ssid = options.ssid;
     this.#log = options.log ?? SILENT;
     this.#password = options.password ? options.password : undefined;
-    this.#minBackoff = positive("minBackoff", options.minBackoff, 1000);
-    this.#maxBackoff = Math.max(this.#minBackoff, positive("maxBackoff", options.maxBackoff, 60_000));
+    const minBackoff = positive("minBackoff", options.minBackoff, 1000);
+    const maxBackoff = Math.max(minBackoff, positive("maxBackoff", options.maxBackoff, 60_000));
     this.#attemptTimeout = positive("attemptTimeout", options.attemptTimeout, 20_000);
     const jitter = options.jitter ?? 0.2;
     if (!(jitter >= 0 && jitter <= 0.5)) throw new RangeError("wifi: jitter must be within 0..0.5");
-    this.#jitter = jitter;
+    this.#backoff = new Backoff({ min: minBackoff, max: maxBackoff, low: 1 - jitter, high: 1 + jitter, random: () => this.#next() });
     this.#random = (options.seed ?? 0x2545f491) >>> 0 || 1;
     if (options.onChange) this.#listeners.push(options.onChange);
   }
@@ -127,7 +125,7 @@ export default class WiFiManager {
   start(): void {
     if (this.#status !== "stopped") return;
     this.#wifi = new WiFi(undefined, this.#onEvent);
-    this.#failures = 0;
+    this.#backoff.reset();
     this.#attempt();
   }
 
@@ -170,7 +168,7 @@ export default class WiFiManager {
         if (status === "up") break;
         this.#cancel();
         this.#status = "up";
-        this.#failures = 0;
+        this.#backoff.reset();
         this.#log.log("INFO", "wifi", "up", { ip: Net.get("IP") as string | undefined, rssi: Net.get("RSSI") as number | undefined });
         this.#tell(true);
         break;
@@ -214,9 +212,7 @@ export default class WiFiManager {
   /** Schedules the next attempt after the backoff delay. */
   #retry(): void {
     this.#status = "waiting";
-    const base = Math.min(this.#maxBackoff, this.#minBackoff * Math.pow(2, Math.min(this.#failures, 30)));
-    this.#failures++;
-    const delay = Math.max(1, Math.round(base * (1 + this.#jitter * (2 * this.#next() - 1))));
+    const delay = this.#backoff.next();
     this.#lastDelay = delay;
     this.#log.log("INFO", "wifi", "retry scheduled", { in_ms: delay });
     this.#arm(Pending.Retry, delay);

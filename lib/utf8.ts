@@ -57,12 +57,12 @@ export function utf8Encode(s: string): Uint8Array {
   return bytes;
 }
 
-// Decoding builds the string from UTF-16 code units gathered in this scratch array, a chunk at a
-// time, so no per-character string concatenation happens. The chunk stays small because apply
-// pushes every unit onto the XS stack, which holds 512 slots on the board.
-// Made on first use, not at module load: an array made while the module is preloaded lives in flash.
+// Decoding builds the string from UTF-16 code units gathered in a scratch array, a chunk at a time,
+// so no per-character string concatenation happens. The chunk stays small because apply pushes every
+// unit onto the XS stack, which holds 512 slots on the board. The scratch array belongs to the
+// caller (a decoder that decodes often keeps one), never to this module: modules are preloaded into
+// flash, where an array would be read-only.
 const CHUNK = 64;
-let scratch: number[] | undefined;
 
 function flush(result: string, units: number[], count: number): string {
   units.length = count;
@@ -86,10 +86,11 @@ function invalidReason(bytes: Uint8Array, i: number, end: number, offset: number
 
 /**
  * Decodes bytes[start, end) as UTF-8. Ill-formed input throws a RangeError naming its offset, or,
- * with `replace`, becomes U+FFFD for each byte that starts no well-formed sequence.
+ * with `replace`, becomes U+FFFD for each byte that starts no well-formed sequence. `units` is
+ * scratch space for up to 64 code units; a caller that decodes often passes its own to spare an
+ * allocation per call.
  */
-export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, replace = false): string {
-  const units = scratch ?? (scratch = []);
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length, replace = false, units: number[] = []): string {
   let result = "";
   let count = 0;
   let i = start;

@@ -18,16 +18,14 @@
 import { Socket, type SocketMessage } from "socket";
 import Timer from "timer";
 import Time from "time";
-import { Decoder, encode, ProtocolError } from "./codec";
+import { Decoder } from "./decode";
+import { Encoder, encodedLength } from "./encode";
+import { ProtocolError } from "./validate";
 import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription } from "./packets";
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
 import { Outbox, type OutboxStorage } from "./outbox";
 import { utf8Encode } from "../lib/utf8";
 import { SILENT, type Fields, type Level, type Logger } from "../lib/log";
-
-export { MqttUsageError } from "./session";
-export type { QoS, PublishPacket, Subscription, GrantedQoS } from "./packets";
-
 
 export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   /** Broker DNS name (or use `address`). */
@@ -93,6 +91,7 @@ export class MqttClient {
   #socket: Socket | undefined;
   #socketUp = false;
   #decoder: Decoder | undefined;
+  readonly #encoder = new Encoder();
   #closeWhenFlushed = false;
   // Write queue: encoded packets in order; #queueHead indexes the first unsent, #queueOffset the
   // bytes of it already written.
@@ -298,13 +297,14 @@ export class MqttClient {
   #enqueue(packet: PacketInput): void {
     let bytes: Uint8Array;
     try {
-      bytes = encode(packet);
+      bytes = this.#encoder.encode(packet);
     } catch (error) {
       // A packet we cannot encode (e.g. a topic the codec refuses): drop it loudly, do not kill the link.
       this.#log("ERROR", `cannot encode ${packet.cmd}, dropped`, { error: String(error) });
       return;
     }
     if (!this.#socketUp) return;
+    if (this.#logger.enabled("DEBUG")) this.#logPacket("sent", packet, bytes.length);
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
   }
@@ -517,7 +517,7 @@ export class MqttClient {
       const reason = error instanceof ProtocolError ? error.message : String(error);
       // Valid packets ahead of the bad one in this read still count: their acks release outbox
       // entries, their messages reach the app.
-      if (error instanceof ProtocolError) this.#handle(socket, error.packets, now);
+      if (error instanceof ProtocolError) this.#handle(socket, decoder.packetsBeforeError, now);
       this.#log("ERROR", "malformed data from the broker, closing", { reason });
       if (socket === this.#socket) this.session.protocolError(now, reason);
       return;
@@ -529,8 +529,37 @@ export class MqttClient {
     const session = this.session;
     for (let i = 0; i < packets.length; i++) {
       if (socket !== this.#socket) return; // a packet closed the connection
-      session.handlePacket(packets[i], now);
+      const packet = packets[i];
+      if (this.#logger.enabled("DEBUG")) this.#logPacket("received", packet, encodedLength(packet));
+      session.handlePacket(packet, now);
     }
+  }
+
+  /** One DEBUG line per packet: type, identifier, topic, size; never a password or payload bytes. */
+  #logPacket(direction: "sent" | "received", packet: PacketInput, size: number): void {
+    let id: number | undefined;
+    let topic: string | undefined;
+    let qos: number | undefined;
+    switch (packet.cmd) {
+      case "publish":
+        topic = packet.topic;
+        qos = packet.qos ?? 0;
+        id = packet.messageId;
+        break;
+      case "puback":
+      case "pubrec":
+      case "pubrel":
+      case "pubcomp":
+      case "subscribe":
+      case "suback":
+      case "unsubscribe":
+      case "unsuback":
+        id = packet.messageId;
+        break;
+      default:
+        break;
+    }
+    this.#log("DEBUG", `${direction} ${packet.cmd.toUpperCase()}`, { id, topic, qos, size });
   }
 }
 

@@ -182,19 +182,9 @@ export class Outbox {
     return -1;
   }
 
-  remove(entry: OutboxEntry): void {
-    const index = this.indexOf(entry);
-    if (index >= 0) this.removeAt(index);
-  }
-
   /** Writes the entry's current state (message id, QUEUED/SENT/RELEASED) to storage, if it is stored. */
   update(entry: OutboxEntry): void {
     if (entry.slot >= 0 && this.storage) this.storage.write(entry.slot, this.#record(entry, utf8Length(entry.topic)));
-  }
-
-  /** Removes every message (memory and storage). */
-  clear(): void {
-    while (this.entries.length) this.removeAt(this.entries.length - 1);
   }
 
   #persist(entry: OutboxEntry, topicLength: number): void {

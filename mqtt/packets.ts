@@ -1,5 +1,6 @@
-// MQTT 3.1.1 packets as values. Field names follow mqtt-packet / MQTT.js so that users of the
-// JavaScript MQTT ecosystem feel at home. Decoded packets carry every field of their type.
+// MQTT 3.1.1 packets as values, and the wire numbers both directions of the codec share. Field
+// names follow mqtt-packet / MQTT.js so that users of the JavaScript MQTT ecosystem feel at home.
+// Decoded packets carry every field of their type.
 
 export type QoS = 0 | 1 | 2;
 
@@ -98,8 +99,6 @@ export type Packet =
   | PingrespPacket
   | DisconnectPacket;
 
-export type PacketCmd = Packet["cmd"];
-
 /**
  * What `encode` accepts: omitted booleans are false, an omitted qos is 0, and the fixed fields of
  * CONNECT (protocolId, protocolVersion) may be left out.
@@ -114,3 +113,28 @@ export type PacketInput =
   | (Omit<ConnackPacket, "sessionPresent"> & { sessionPresent?: boolean })
   | (Omit<PublishPacket, "qos" | "dup" | "retain"> & { qos?: QoS; dup?: boolean; retain?: boolean })
   | Exclude<Packet, ConnectPacket | ConnackPacket | PublishPacket>;
+
+// ---------------------------------------------------------------------------------------------
+// Wire identities both directions of the codec share
+
+/** Packet type numbers, the high nibble of the first byte [MQTT-2.2.1]. */
+export const CONNECT = 1;
+export const CONNACK = 2;
+export const PUBLISH = 3;
+export const PUBACK = 4;
+export const PUBREC = 5;
+export const PUBREL = 6;
+export const PUBCOMP = 7;
+export const SUBSCRIBE = 8;
+export const SUBACK = 9;
+export const UNSUBSCRIBE = 10;
+export const UNSUBACK = 11;
+export const PINGREQ = 12;
+export const PINGRESP = 13;
+export const DISCONNECT = 14;
+
+/** The largest remaining length four bytes can express [MQTT-2.2.3]. */
+export const MAX_REMAINING_LENGTH = 268_435_455;
+
+/** The protocol name of CONNECT, length-prefixed "MQTT" [MQTT-3.1.2-1]. */
+export const PROTOCOL_NAME: readonly number[] = Object.freeze([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54]);

@@ -19,7 +19,9 @@ import type {
   Will,
 } from "./packets";
 import { Outbox, QUEUED, RELEASED, SENT, type OutboxEntry } from "./outbox";
-import { utf8Encode, utf8Length } from "../lib/utf8";
+import { stringProblem, topicFilterProblem, topicNameProblem } from "./validate";
+import { utf8Encode } from "../lib/utf8";
+import { Backoff } from "../lib/backoff";
 import { SILENT, type Logger } from "../lib/log";
 
 /** Bad local input (options, API arguments): the message names the field. */
@@ -85,14 +87,14 @@ export type SessionEvent =
   | { type: "end" };
 
 /** CONNACK return codes spelled out [MQTT-3.2.2.3, table 3.1]. */
-export const CONNACK_REASONS: readonly string[] = [
+const CONNACK_REASONS: readonly string[] = Object.freeze([
   "accepted",
   "unacceptable protocol version",
   "identifier rejected",
   "server unavailable",
   "bad user name or password",
   "not authorized",
-];
+]);
 
 export type SessionState = "idle" | "waiting" | "opening" | "connecting" | "connected" | "ended";
 
@@ -117,19 +119,15 @@ export class Session {
   #password: Uint8Array | undefined;
   #will: Will | undefined;
   #connectTimeout: number;
-  #reconnectMin: number;
-  #reconnectMax: number;
-  #refusedMin: number;
-  #refusedMax: number;
-  #random: () => number;
+  // Reconnect delays after a lost connection, and the longer ones after a refused CONNACK.
+  #reconnect: Backoff;
+  #refused: Backoff;
   #subscribeBatch: number;
   readonly #log: Logger;
 
   #state: SessionState = "idle";
   #networkUp = true;
   #deadline = -1; // -1: none
-  #failures = 0;
-  #refusals = 0;
   #nextBackoff = 0; // the delay used for the last scheduled reconnect (for tests and logs)
 
   // Outgoing queue bookkeeping: entries [0, #next) of the outbox are in flight (SENT/RELEASED);
@@ -157,10 +155,8 @@ export class Session {
   #eventHead = 0;
 
   constructor(options: SessionOptions) {
-    if (typeof options.clientId !== "string") throw new MqttUsageError("clientId must be a string");
-    if (utf8Length(options.clientId) < 0 || utf8Length(options.clientId) > 65535) {
-      throw new MqttUsageError("clientId must be valid UTF-8 of at most 65535 bytes");
-    }
+    const clientIdProblem = stringProblem(options.clientId);
+    if (clientIdProblem !== "") throw new MqttUsageError(`clientId: ${clientIdProblem}`);
     this.clientId = options.clientId;
     this.clean = options.clean ?? true;
     if (!this.clean && options.clientId === "") {
@@ -184,11 +180,12 @@ export class Session {
     this.#password = typeof password === "string" ? utf8Encode(password) : password;
     this.#will = options.will;
     this.#connectTimeout = positive(options.connectTimeout ?? 30000, "connectTimeout");
-    this.#reconnectMin = positive(options.reconnectMin ?? 1000, "reconnectMin");
-    this.#reconnectMax = positive(options.reconnectMax ?? 60000, "reconnectMax");
-    this.#refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
-    this.#refusedMax = positive(options.refusedMax ?? 600000, "refusedMax");
-    this.#random = options.random ?? Math.random;
+    // Jitter: between half and all of each delay, so a fleet does not reconnect in step.
+    const jitter = { low: 0.5, high: 1, random: options.random ?? Math.random };
+    const reconnectMin = positive(options.reconnectMin ?? 1000, "reconnectMin");
+    this.#reconnect = new Backoff({ ...jitter, min: reconnectMin, max: positive(options.reconnectMax ?? 60000, "reconnectMax") });
+    const refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
+    this.#refused = new Backoff({ ...jitter, min: refusedMin, max: positive(options.refusedMax ?? 600000, "refusedMax") });
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
     this.#log = options.log ?? SILENT;
     this.outbox = options.outbox ?? new Outbox();
@@ -389,7 +386,8 @@ export class Session {
    */
   publish(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number): number {
     if (this.#state === "ended") throw new MqttUsageError("publish after end()");
-    checkTopicName(topic);
+    const topicProblem = stringProblem(topic) || topicNameProblem(topic);
+    if (topicProblem !== "") throw new MqttUsageError(`publish: ${topicProblem}`);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
     if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
     const outbox = this.outbox;
@@ -410,7 +408,7 @@ export class Session {
     const topics: string[] = [];
     const qos: QoS[] = [];
     for (const s of subscriptions) {
-      checkTopicFilter(s.topic);
+      checkTopicFilter(s.topic, "subscribe");
       if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
         throw new MqttUsageError(`subscription qos must be 0, 1 or 2, got ${String(s.qos)}`);
       }
@@ -430,7 +428,7 @@ export class Session {
     if (!Array.isArray(topics) || topics.length === 0) {
       throw new MqttUsageError("unsubscribe needs at least one topic filter [MQTT-3.10.3-2]");
     }
-    for (const t of topics) checkTopicFilter(t);
+    for (const t of topics) checkTopicFilter(t, "unsubscribe");
     for (const t of topics) this.#subs.delete(t);
     const request: Request = { kind: "unsubscribe", token: this.#nextToken++, topics: topics.slice(), qos: [], messageId: 0 };
     this.#requests.push(request);
@@ -517,20 +515,11 @@ export class Session {
     if (mustClose) this.#event({ type: "close", reason, graceful: false });
     this.#dropConnectionState(true);
     if (wasConnected) {
-      this.#failures = 0;
+      this.#reconnect.reset();
       this.#event({ type: "offline", reason });
     }
     this.#state = "waiting";
-    let delay: number;
-    if (refused) {
-      delay = Math.min(this.#refusedMax, this.#refusedMin * 2 ** this.#refusals);
-      this.#refusals++;
-    } else {
-      delay = Math.min(this.#reconnectMax, this.#reconnectMin * 2 ** this.#failures);
-      this.#failures++;
-    }
-    // Jitter: between half and all of the delay, so a fleet does not reconnect in step.
-    delay = Math.round(delay / 2 + (this.#random() * delay) / 2);
+    const delay = refused ? this.#refused.next() : this.#reconnect.next();
     this.#nextBackoff = delay;
     this.#deadline = this.#networkUp ? now + delay : -1;
     this.#log.log("INFO", "mqtt", "connection lost, reconnect scheduled", { reason, delay });
@@ -565,8 +554,8 @@ export class Session {
     }
     this.#state = "connected";
     this.#deadline = -1;
-    this.#refusals = 0;
-    this.#failures = 0;
+    this.#refused.reset();
+    this.#reconnect.reset();
     const resumed = !this.clean && sessionPresent;
     if (!resumed) {
       // The broker has no state of ours: in-flight messages go again as new messages (new ids, no DUP),
@@ -821,39 +810,8 @@ function positive(value: number, name: string): number {
   return value;
 }
 
-/** Topic names for PUBLISH: 1..65535 UTF-8 bytes, no wildcards, no NUL [MQTT-4.7.3-1, 3.3.2-2, 4.7.3-2]. */
-export function checkTopicName(topic: string): void {
-  if (typeof topic !== "string" || topic.length === 0) throw new MqttUsageError("topic must be a non-empty string [MQTT-4.7.3-1]");
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x23 || c === 0x2b) throw new MqttUsageError(`topic must not contain wildcards: ${topic} [MQTT-3.3.2-2]`);
-    if (c === 0) throw new MqttUsageError("topic must not contain U+0000 [MQTT-4.7.3-2]");
-  }
-  const length = utf8Length(topic);
-  if (length < 0 || length > 65535) throw new MqttUsageError("topic must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
-}
-
-/** Topic filters for SUBSCRIBE/UNSUBSCRIBE: wildcards only where allowed [MQTT-4.7.1-2, 4.7.1-3]. */
-export function checkTopicFilter(filter: string): void {
-  if (typeof filter !== "string" || filter.length === 0) {
-    throw new MqttUsageError("topic filter must be a non-empty string [MQTT-4.7.3-1]");
-  }
-  const n = filter.length;
-  for (let i = 0; i < n; i++) {
-    const c = filter.charCodeAt(i);
-    if (c === 0) throw new MqttUsageError("topic filter must not contain U+0000 [MQTT-4.7.3-2]");
-    if (c === 0x23 && (i !== n - 1 || (i > 0 && filter.charCodeAt(i - 1) !== 0x2f))) {
-      throw new MqttUsageError(`'#' must be last and alone in its level: ${filter} [MQTT-4.7.1-2]`);
-    }
-    if (
-      c === 0x2b &&
-      ((i > 0 && filter.charCodeAt(i - 1) !== 0x2f) || (i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f))
-    ) {
-      throw new MqttUsageError(`'+' must fill its whole level: ${filter} [MQTT-4.7.1-3]`);
-    }
-  }
-  const length = utf8Length(filter);
-  if (length < 0 || length > 65535) {
-    throw new MqttUsageError("topic filter must be valid UTF-8 of at most 65535 bytes [MQTT-1.5.3-1]");
-  }
+/** Topic filters from the app: an MqttUsageError naming the rule and the call when invalid. */
+function checkTopicFilter(filter: string, call: string): void {
+  const problem = stringProblem(filter) || topicFilterProblem(filter);
+  if (problem !== "") throw new MqttUsageError(`${call}: ${problem}`);
 }

@@ -217,7 +217,7 @@ test("config defaults in the manifest agree with app-config.ts", async () => {
  */
 /** Module-level buffers filled while the module loads and only read afterwards (fine in flash). */
 const READ_ONLY_TABLES: { [specifier: string]: string[] } = {
-  "mqtt/codec": ["FIRST_BYTE_OK"], // checked: publish/subscribe/set/get work with the codec preloaded on lin
+  "mqtt/decode": ["FIRST_BYTE_OK"], // checked: publish/subscribe/set/get work with the codec preloaded on lin
 };
 
 function preloadHazards(specifier: string): string[] {

@@ -10,7 +10,7 @@ import mqtt from "mqtt";
 import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
 import { Outbox } from "../mqtt/outbox.ts";
-import { Decoder } from "../mqtt/codec.ts";
+import { Decoder } from "../mqtt/decode.ts";
 import { PreferenceStorage } from "../mqtt/storage.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";

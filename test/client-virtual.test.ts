@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
-import { Decoder } from "../mqtt/codec.ts";
+import { Decoder } from "../mqtt/decode.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until, sleep } from "./helpers/wait.ts";
 import { logTo } from "./portable/logger.ts";

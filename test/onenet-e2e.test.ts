@@ -1,9 +1,9 @@
-// End to end over real TCP: the OneNET device profile (onenet/device.ts) on our MQTT stack (mqtt/codec
-// + mqtt/session, driven by a small node:net binding below) against aedes, with MQTT.js acting as the
-// platform: it checks the CONNECT token with node:crypto (facts/onenet.md "Token"), enforces the
-// platform's publish rules (QoS <= 1, no retain, own `$sys/{pid}/{device}/` space), answers property
-// posts (200, or 309 for an identifier outside the thing model), sends a property set and a property
-// get, and watches the device's replies.
+// End to end over real TCP: the OneNET device profile (onenet/device.ts) on our MQTT stack
+// (mqtt/encode, mqtt/decode, mqtt/session, driven by a small node:net binding below) against aedes,
+// with MQTT.js acting as the platform: it checks the CONNECT token with node:crypto (docs/onenet.md
+// "Token"), enforces the platform's publish rules (QoS <= 1, no retain, own `$sys/{pid}/{device}/`
+// space), answers property posts (200, or 309 for an identifier outside the thing model), sends a
+// property set and a property get, and watches the device's replies.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect, type Socket, type Server, type AddressInfo } from "node:net";
@@ -11,7 +11,8 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
-import { encode, Decoder } from "../mqtt/codec.ts";
+import { encode } from "../mqtt/encode.ts";
+import { Decoder } from "../mqtt/decode.ts";
 import { Session } from "../mqtt/session.ts";
 import { OneNetDevice, type ReplyInfo } from "../onenet/device.ts";
 import { parseConfig } from "../onenet/config.ts";

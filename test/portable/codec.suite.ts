@@ -1,7 +1,9 @@
 // The codec's rules, pinned with byte vectors. Runs in Node and inside XS (no Node APIs here).
 import { suite, assert } from "./harness";
-import { encode, Decoder, ProtocolError, DEFAULT_MAX_PACKET_SIZE } from "../../mqtt/codec";
-import type { Packet, PacketInput } from "../../mqtt/codec";
+import { encode, Encoder, encodedLength } from "../../mqtt/encode";
+import { Decoder, DEFAULT_MAX_PACKET_SIZE } from "../../mqtt/decode";
+import { ProtocolError } from "../../mqtt/validate";
+import type { Packet, PacketInput } from "../../mqtt/packets";
 import { utf8Decode, utf8Encode, utf8Length } from "../../lib/utf8";
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
@@ -144,23 +146,21 @@ suite("codec streaming", (test) => {
     const [packet] = decodeAll(input);
     assert.ok(packet.cmd === "publish" && packet.payload.buffer === input.buffer);
   });
-  test("a ProtocolError carries the valid packets that preceded it in the failed push", () => {
+  test("after a ProtocolError the decoder holds the valid packets that preceded it in the failed push", () => {
     const d = new Decoder();
-    let caught: unknown;
-    try {
-      d.push(concat(encode({ cmd: "puback", messageId: 7 }), encode({ cmd: "pingresp" }), bytes(0x36, 2, 0, 0)));
-    } catch (error) {
-      caught = error;
-    }
-    assert.ok(caught instanceof ProtocolError);
-    assert.deepEqual(caught.packets, [{ cmd: "puback", messageId: 7 }, { cmd: "pingresp" }]);
-    assert.throws(() => d.push(bytes(0xd0, 0)), ProtocolError);
-    assert.throws(() => encode({ cmd: "puback", messageId: 0 }), ProtocolError);
-    try {
-      encode({ cmd: "puback", messageId: 0 });
-    } catch (error) {
-      assert.deepEqual((error as ProtocolError).packets, [], "encode errors carry no packets");
-    }
+    assert.deepEqual(d.push(encode({ cmd: "pingresp" })), [{ cmd: "pingresp" }]);
+    assert.deepEqual(d.packetsBeforeError, [], "nothing while no push has failed");
+    assert.throws(
+      () => d.push(concat(encode({ cmd: "puback", messageId: 7 }), encode({ cmd: "pingresp" }), bytes(0x36, 2, 0, 0))),
+      ProtocolError,
+      /QoS 3/,
+    );
+    assert.deepEqual(d.packetsBeforeError, [{ cmd: "puback", messageId: 7 }, { cmd: "pingresp" }]);
+    // Each decoder keeps its own: another stream failing does not touch this one's.
+    const other = new Decoder();
+    assert.throws(() => other.push(bytes(0x00, 0)), ProtocolError);
+    assert.deepEqual(other.packetsBeforeError, []);
+    assert.equal(d.packetsBeforeError.length, 2);
   });
   test("after a ProtocolError the decoder keeps refusing", () => {
     const d = new Decoder();
@@ -322,5 +322,48 @@ suite("utf8 replace mode", (test) => {
   test("without replace the same inputs throw, naming the reason", () => {
     assert.throws(() => utf8Decode(bytes(0xc0, 0xaf)), RangeError, /overlong/);
     assert.throws(() => utf8Decode(bytes(0xed, 0xa0, 0x80)), RangeError, /surrogate/);
+  });
+});
+
+suite("codec state", (test) => {
+  test("an Encoder gives the bytes encode gives, cached topic or not, and keeps its topic cache to itself", () => {
+    const a = new Encoder();
+    const b = new Encoder();
+    for (let round = 0; round < 2; round++) {
+      for (const input of samples) assert.deepEqual(a.encode(input), encode(input), `${input.cmd} round ${round}`);
+    }
+    const publish: PacketInput = { cmd: "publish", topic: "t/1", payload: bytes(5), qos: 1, messageId: 3 };
+    assert.deepEqual(a.encode(publish), b.encode(publish));
+    // More distinct topics than the cache holds: still right, and the cache starts again.
+    for (let i = 0; i < 40; i++) {
+      const p: PacketInput = { cmd: "publish", topic: `t/${i}`, payload: bytes(i) };
+      assert.deepEqual(a.encode(p), encode(p), `topic t/${i}`);
+    }
+  });
+  test("an Encoder refuses a bad topic every time, not only before it is cached [MQTT-3.3.2-2]", () => {
+    const e = new Encoder();
+    for (let i = 0; i < 2; i++) {
+      assert.throws(() => e.encode({ cmd: "publish", topic: "a/#", payload: bytes() }), ProtocolError, /MQTT-3.3.2-2/);
+    }
+  });
+  test("encodedLength is the size encode produces, for every packet type", () => {
+    for (const input of samples) {
+      const [packet] = decodeAll(encode(input));
+      assert.equal(encodedLength(packet), encode(input).length, input.cmd);
+    }
+    const big: PacketInput = { cmd: "publish", topic: "雪", payload: new Uint8Array(20_000), qos: 1, messageId: 1 };
+    const [packet] = decodeAll(encode(big), { maxPacketSize: 1 << 20 });
+    assert.equal(encodedLength(packet), encode(big).length);
+  });
+  test("a topic of more than 64 non-ASCII characters decodes whole, split across pushes or not [MQTT-1.5.3]", () => {
+    const long = "ü".repeat(100) + "雪".repeat(50); // over the 64-unit chunk utf8Decode builds strings in
+    const wire = encode({ cmd: "publish", topic: long, payload: bytes(1) });
+    const split = new Decoder();
+    assert.equal(split.push(wire.subarray(0, 50)).length, 0);
+    const [a] = split.push(wire.subarray(50));
+    const [b] = new Decoder().push(wire);
+    assert.ok(a.cmd === "publish" && b.cmd === "publish");
+    assert.equal(a.topic, long);
+    assert.equal(b.topic, long);
   });
 });

@@ -5,6 +5,7 @@
 import { assert, suite } from "./harness";
 import { Session, MqttUsageError, type SessionEvent, type SessionOptions } from "../../mqtt/session";
 import { Outbox, MemoryStorage } from "../../mqtt/outbox";
+import { Backoff } from "../../lib/backoff";
 import type { Packet, PacketInput, QoS } from "../../mqtt/packets";
 import { logTo } from "./logger";
 
@@ -216,6 +217,21 @@ suite("session: connect", (test) => {
 });
 
 suite("session: reconnect backoff", (test) => {
+  test("Backoff (lib/backoff, shared with Wi-Fi): doubles from min to max, scaled by a factor in [low, high)", () => {
+    let r = 0;
+    const b = new Backoff({ min: 1000, max: 8000, low: 0.5, high: 1, random: () => r });
+    assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next()], [500, 1000, 2000, 4000, 4000], "random 0: the low end");
+    b.reset();
+    r = 0.5;
+    assert.deepEqual([b.next(), b.next()], [750, 1500], "reset: from min again");
+    const wifi = new Backoff({ min: 1000, max: 60000, low: 0.8, high: 1.2, random: () => 0.999999 });
+    assert.equal(wifi.next(), 1200, "+/- 20 %: just under the high end");
+    const tiny = new Backoff({ min: 0.1, max: 1, low: 0.5, high: 1, random: () => 0 });
+    assert.equal(tiny.next(), 1, "never less than 1 ms");
+    const many = new Backoff({ min: 1000, max: 60000, low: 1, high: 1, random: () => 0 });
+    for (let i = 0; i < 2000; i++) many.next();
+    assert.equal(many.next(), 60000, "after thousands of failures still the cap, not Infinity or NaN");
+  });
   test("backoff starts near 1 s and doubles to 60 s, jittered between half and all", () => {
     const rig = new Rig();
     rig.session.start(rig.now);

@@ -1,0 +1,46 @@
+// Retry delays for anything that reconnects (Wi-Fi, MQTT): the first delay doubles per failure up to
+// a cap, and each is scaled by a random factor so a fleet that lost the same access point or broker
+// does not come back in step. State lives in the instance; the random source is injected so tests
+// and simulations are reproducible.
+
+export interface BackoffOptions {
+  /** First delay (ms). */
+  readonly min: number;
+  /** Longest delay before jitter (ms). */
+  readonly max: number;
+  /** Each delay is its nominal value times a factor drawn from [low, high). */
+  readonly low: number;
+  readonly high: number;
+  /** Random source in [0, 1). */
+  readonly random: () => number;
+}
+
+export class Backoff {
+  readonly #min: number;
+  readonly #max: number;
+  readonly #low: number;
+  readonly #span: number;
+  readonly #random: () => number;
+  #failures = 0;
+
+  constructor(options: BackoffOptions) {
+    this.#min = options.min;
+    this.#max = options.max;
+    this.#low = options.low;
+    this.#span = options.high - options.low;
+    this.#random = options.random;
+  }
+
+  /** Counts a failure and returns the delay before the next try (ms, whole, at least 1). */
+  next(): number {
+    // The exponent stops at 30: past it every realistic delay is at the cap, and 2^n stays finite.
+    const nominal = Math.min(this.#max, this.#min * 2 ** Math.min(this.#failures, 30));
+    this.#failures++;
+    return Math.max(1, Math.round(nominal * (this.#low + this.#random() * this.#span)));
+  }
+
+  /** A success: the next delay starts from `min` again. */
+  reset(): void {
+    this.#failures = 0;
+  }
+}
