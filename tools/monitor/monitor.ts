@@ -11,25 +11,11 @@
 // matches "mqtt-outbox")  --color / --no-color (auto: colour on a terminal)  --raw (no filtering or
 // colouring, still reconnects)  --retry MS (500).
 import { pathToFileURL } from "node:url";
+import { parseLine, type Level } from "./log-line.ts";
 
-export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
+export { parseLine, type Level, type LogLine } from "./log-line.ts";
+
 const RANK: { readonly [L in Level]: number } = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
-
-export interface LogLine {
-  uptime: number;
-  level: Level;
-  area: string;
-  message: string;
-}
-
-const LOG_LINE = /^(\d+) (DEBUG|INFO|WARN|ERROR) ([^\s:]+): ?(.*)$/;
-
-/** Parses one firmware log line; undefined for anything else (boot ROM output, raw traces…). */
-export function parseLine(line: string): LogLine | undefined {
-  const m = LOG_LINE.exec(line);
-  if (!m) return undefined;
-  return { uptime: Number(m[1]), level: m[2] as Level, area: m[3], message: m[4] };
-}
 
 export interface MonitorOptions {
   path: string;
