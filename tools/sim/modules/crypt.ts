@@ -1,14 +1,16 @@
 // The Moddable `crypt` module's Digest for hosts without the SDK's native implementation (both lanes of
 // the simulator). Same surface as the SDK's modules/crypt/digest/crypt.js: `new Digest(type)`,
-// write(data), close(), reset(), process(...), update(data), blockSize, outputSize, and the same six
-// types as modCrypt.c; an unknown type throws like the native "crypt: unsupported digest".
+// write(data), close(), reset(), process(...), update(data), blockSize, outputSize. Types: MD5, SHA1,
+// SHA224, SHA256 (modCrypt.c also has SHA384/SHA512: left out, as nothing here uses them and their
+// 64-bit tables would cost ~450 XS heap slots in every lane); another type throws like the native
+// "crypt: unsupported digest".
 //
 // The hashing is @noble/hashes (audited, pure JS, no dependencies), bundled into XS like any shim:
 // hashing is computation, not I/O, so it needs no host bridge, and the shim stays lane-neutral.
 // A string argument is hashed as its UTF-8 bytes, as the native code hashes XS strings byte for byte;
 // the conversion is ours because noble only takes bytes and the board has no TextEncoder.
 import { md5, sha1 } from "@noble/hashes/legacy.js";
-import { sha224, sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import { sha224, sha256 } from "@noble/hashes/sha2.js";
 import type { CHash, Hash } from "@noble/hashes/utils.js";
 import { utf8Bytes } from "../lib/utf8.ts";
 
@@ -33,10 +35,6 @@ function hashFor(type: string): CHash | undefined {
       return sha224;
     case "SHA256":
       return sha256;
-    case "SHA384":
-      return sha384;
-    case "SHA512":
-      return sha512;
     default:
       return undefined;
   }
