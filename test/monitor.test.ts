@@ -1,16 +1,19 @@
-// `npm run monitor` (scripts/monitor.ts): the line processor driven directly, then the real program on
-// a pseudo-terminal pair made by socat (Debian `socat`), which stands in for the board's USB serial
-// port: level colours (ANSI SGR), level/area filters, xsbug <log> frames of debug builds, a board
-// reset seen as the ESP32 boot ROM's "rst:0x1 (POWERON_RESET)" line or the uptime going backwards, and
-// the serial device vanishing and coming back (USB-CDC boards re-enumerate when they reset).
+// `npm run monitor` (tools/monitor/monitor.ts): the line processor driven directly, then the real
+// program on a pseudo-terminal pair made by socat (Debian `socat`), which stands in for the board's USB
+// serial port: level colours (ANSI SGR), level/area filters, which never hide a panic or the reset
+// reason, xsbug <log> frames of debug builds, a board reset seen as the ESP32 boot ROM's
+// "rst:0x1 (POWERON_RESET)" line or the uptime going backwards, the serial device vanishing and coming
+// back (USB-CDC boards re-enumerate when they reset) without leaking a listener per retry, and
+// `--list` finding serial devices.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { getEventListeners } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LineProcessor, parseArgs, parseLine, type MonitorOptions } from "../tools/monitor/monitor.ts";
+import { LineProcessor, listPorts, monitor, parseArgs, parseLine, type MonitorOptions } from "../tools/monitor/monitor.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "monitor-"));
@@ -21,7 +24,7 @@ after(() => {
 });
 
 function options(over: Partial<MonitorOptions> = {}): MonitorOptions {
-  return { path: "/dev/null", baud: 115200, level: "DEBUG", areas: [], color: false, raw: false, retryMs: 100, ...over };
+  return { path: "/dev/null", baud: 115200, level: "DEBUG", areas: [], color: false, raw: false, retryMs: 100, list: false, ...over };
 }
 
 function run(o: MonitorOptions, chunks: string[]): string[] {
@@ -74,6 +77,72 @@ test("a reset is marked once: boot ROM lines, or uptime going backwards", () => 
   ]);
 });
 
+// ESP-IDF's panic output and the boot ROM after the reset it causes, then XS's abort.
+const PANIC = [
+  "100 INFO app: report id=1",
+  "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.",
+  "",
+  "Core  0 register dump:",
+  "PC      : 0x400d1234  PS      : 0x00060030  A0      : 0x800d5678",
+  "Backtrace: 0x400d1234:0x3ffb1234 0x400d5678:0x3ffb5678",
+  "ELF file SHA256: 0123456789abcdef",
+  "Rebooting...",
+  "ets Jun  8 2016 00:22:57",
+  "rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
+  "configsip: 0, SPIWP:0xee",
+  "load:0x3fff0030,len:4",
+  "0 INFO app: boot version=0.1.0",
+  "5 ERROR wifi: hidden by area",
+  "6 DEBUG mqtt: hidden by level",
+  "other text hidden by the filters",
+  "abort() was called at PC 0x40082c2b on core 0",
+  "Backtrace: 0x40082c2b:0x3ffb0000",
+  "XS abort: unhandled exception TypeError: cannot coerce undefined to object",
+].join("\r\n") + "\r\n";
+
+test("level and area filters never hide a panic (Guru Meditation, abort(), XS abort, Backtrace) or the reset reason (ets, rst:0x)", () => {
+  const expected = [
+    "Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.",
+    "Core  0 register dump:",
+    "PC      : 0x400d1234  PS      : 0x00060030  A0      : 0x800d5678",
+    "Backtrace: 0x400d1234:0x3ffb1234 0x400d5678:0x3ffb5678",
+    "ELF file SHA256: 0123456789abcdef",
+    "Rebooting...",
+    "-- board reset (boot ROM) --",
+    "ets Jun  8 2016 00:22:57",
+    "rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)",
+    "abort() was called at PC 0x40082c2b on core 0",
+    "Backtrace: 0x40082c2b:0x3ffb0000",
+    "XS abort: unhandled exception TypeError: cannot coerce undefined to object",
+  ];
+  assert.deepEqual(run(options({ level: "WARN", areas: ["mqtt"] }), [PANIC]), expected);
+  assert.deepEqual(run(options({ level: "ERROR" }), PANIC.split("")), [...expected.slice(0, 9), "5 ERROR wifi: hidden by area", ...expected.slice(9)]);
+  const coloured = run(options({ level: "ERROR", areas: ["x"], color: true }), [PANIC]);
+  assert.equal(coloured[0], "\x1b[1;31mGuru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\x1b[0m", "a panic is bold red");
+});
+
+test("waiting for the port does not add an abort listener per retry (no MaxListenersExceededWarning)", async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on("warning", onWarning);
+  const stop = new AbortController();
+  let attempts = 0;
+  let listeners = 0;
+  let reached: () => void = () => {};
+  const thirty = new Promise<void>((resolve) => (reached = resolve));
+  const running = monitor(options({ path: join(dir, "absent"), retryMs: 1 }), () => {}, stop.signal, () => {
+    listeners = Math.max(listeners, getEventListeners(stop.signal, "abort").length);
+    if (++attempts === 30) reached();
+  });
+  await thirty;
+  stop.abort();
+  await running;
+  await new Promise((r) => setImmediate(r));
+  process.off("warning", onWarning);
+  assert.ok(listeners <= 1, `${listeners} abort listeners after ${attempts} attempts`);
+  assert.deepEqual(warnings, []);
+});
+
 test("arguments: port, --baud, --level, --area, colour auto from the terminal, errors name the option", () => {
   const o = parseArgs(["--", "/dev/ttyUSB0", "--baud", "921600", "--level", "warn", "--area", "mqtt, onenet"], true);
   assert.equal(o.path, "/dev/ttyUSB0");
@@ -86,6 +155,7 @@ test("arguments: port, --baud, --level, --area, colour auto from the terminal, e
   assert.throws(() => parseArgs([], false), /usage: npm run monitor/);
   assert.throws(() => parseArgs(["/dev/x", "--level", "loud"], false), /--level/);
   assert.throws(() => parseArgs(["/dev/x", "--bogus"], false), /unknown option --bogus/);
+  assert.equal(parseArgs(["--list"], false).list, true, "--list needs no port");
 });
 
 // ---- the program on a pseudo-terminal pair -------------------------------------------------------
@@ -129,6 +199,14 @@ test("on a pty pair: shows and filters lines, colours, and reconnects after the 
   assert.ok(!plain().includes("hidden by"), "level and area filters apply");
   assert.ok(out.includes("\x1b[33mWARN\x1b[0m"), "WARN is yellow");
 
+  // A panic and the reset after it come through the filters.
+  writeFileSync(board, PANIC);
+  await until(() => plain().includes("XS abort: unhandled exception"), "the panic", plain);
+  for (const line of ["Guru Meditation Error: Core  0 panic'ed", "Backtrace: 0x400d1234", "rst:0xc (SW_CPU_RESET)", "ets Jun  8 2016", "abort() was called at PC"]) {
+    assert.ok(plain().includes(line), `${line} shown`);
+  }
+  assert.ok(!plain().includes("hidden by") && !plain().includes("configsip"), "everything else still filtered");
+
   // The board resets and its USB serial device disappears, then comes back under the same name.
   socat.kill("SIGTERM");
   await new Promise((r) => socat.once("exit", r));
@@ -143,4 +221,24 @@ test("on a pty pair: shows and filters lines, colours, and reconnects after the 
   const code = await new Promise<number | null>((r) => (mon.exitCode !== null ? r(mon.exitCode) : mon.once("exit", (c) => r(c))));
   assert.equal(code, 0);
   socat.kill("SIGTERM");
+});
+
+test("--list: USB serial devices (ttyUSB*, ttyACM*) with their /dev/serial/by-id name; the program needs no port", { skip: !haveSocat && "socat not installed (apt-get install socat)" }, async () => {
+  const dev = join(dir, "dev");
+  mkdirSync(join(dev, "serial", "by-id"), { recursive: true });
+  const usb = ptyPair(join(dev, "ttyUSB7"), join(dev, "other-end"));
+  const acm = ptyPair(join(dev, "ttyACM3"), join(dev, "notaport"));
+  await until(() => ["ttyUSB7", "other-end", "ttyACM3", "notaport"].every((n) => existsSync(join(dev, n))), "socat ptys", () => "");
+  symlinkSync("../../ttyUSB7", join(dev, "serial", "by-id", "usb-Silicon_Labs_CP2102_USB_to_UART-if00-port0"));
+  const found = (await listPorts(dev)).filter((p) => p.path.startsWith(dev));
+  assert.deepEqual(found, [
+    { path: join(dev, "ttyACM3"), detail: "" },
+    { path: join(dev, "ttyUSB7"), detail: "usb-Silicon_Labs_CP2102_USB_to_UART-if00-port0" },
+  ]);
+  usb.kill("SIGTERM");
+  acm.kill("SIGTERM");
+
+  const list = spawnSync(process.execPath, ["--import", "tsx", "tools/monitor/monitor.ts", "--list"], { cwd: root, encoding: "utf8" });
+  assert.equal(list.status, 0, list.stderr);
+  assert.ok(list.stdout !== "" || /no serial ports found/.test(list.stderr), `${list.stdout}${list.stderr}`);
 });

@@ -1,13 +1,17 @@
-// The pure-TS `crypt` Digest, `hmac` and `base64` modules (sim/modules/) against node:crypto and
-// Buffer, which no one here wrote: random inputs of every length around the block boundaries, and the
-// published test vectors (RFC 1321 A.5 for MD5, FIPS 180-4 examples for SHA-1/SHA-256, RFC 2202 and
-// RFC 4231 for HMAC, RFC 4648 section 10 for base64).
-import { test } from "node:test";
+// The simulator's `crypt` Digest and `hmac` (tools/sim/modules/, on @noble/hashes) and `base64`
+// against node:crypto and Buffer: random inputs of every length around the block boundaries, written in
+// random pieces, and the published test vectors (RFC 1321 A.5 for MD5, FIPS 180-4 examples for
+// SHA-1/SHA-256, RFC 2202 and RFC 4231 for HMAC, RFC 4648 section 10 for base64). Then the same
+// modules bundled into the XS lane (no TextEncoder, no Node), and OneNET's token worked examples
+// (docs/onenet.md) computed by onenet/token.ts in both lanes.
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { Digest } from "../tools/sim/modules/crypt.ts";
 import HMAC from "../tools/sim/modules/hmac.ts";
 import Base64 from "../tools/sim/modules/base64.ts";
+import { token, signature, stringToSign } from "../onenet/token.ts";
+import { XsLane } from "../tools/sim/xs-lane.ts";
 
 const hex = (b: ArrayBuffer) => Buffer.from(b).toString("hex");
 const TYPES = [
@@ -132,4 +136,67 @@ test("Base64: RFC 4648 section 10 vectors and Buffer on random input", () => {
 test("Base64.decode is lenient like modBase64.c: skips characters outside the alphabet", () => {
   assert.equal(Buffer.from(Base64.decode("Zm9v\nYmFy")).toString(), "foobar");
   assert.equal(Buffer.from(Base64.decode("Zm9v YmE=")).toString(), "fooba");
+});
+
+// ---- OneNET's token worked examples, and the modules inside XS ----------------------------------
+
+// docs/onenet.md, "Token": the documentation's example device, and its md5 token verbatim; the sha1
+// and sha256 signatures over the same string come from node:crypto createHmac.
+const DOC = { product: "EJyXIoGn8p", device: "test", key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=", et: 1596067735 };
+const RES = "products/EJyXIoGn8p/devices/test";
+const WORKED = {
+  md5: "version=2018-10-31&res=products%2FEJyXIoGn8p%2Fdevices%2Ftest&et=1596067735&method=md5&sign=KjQ3tFpNOHv6Cm2rLjDV%2FA%3D%3D",
+  sha1: "xzqXkjEBGKDRQIiOwA7Jq0mnrLQ=",
+  sha256: "version=2018-10-31&res=products%2FEJyXIoGn8p%2Fdevices%2Ftest&et=1596067735&method=sha256&sign=CiUqmTCTrhH2SbrHZzoda57A8cysKXYAuybGx5BcJwk%3D",
+};
+
+test("OneNET token worked examples (Node lane): md5 token verbatim, sha1 signature, sha256 token", () => {
+  assert.equal(token({ ...DOC, method: "md5" }), WORKED.md5);
+  assert.equal(signature("sha1", DOC.key, stringToSign(DOC.et, "sha1", RES)), WORKED.sha1);
+  assert.equal(token({ ...DOC, method: "sha256" }), WORKED.sha256);
+});
+
+const lanes: XsLane[] = [];
+after(async () => {
+  for (const lane of lanes) await lane.close();
+});
+
+async function cryptoLane(): Promise<XsLane> {
+  const lane = await XsLane.start({
+    entryCode: `import { Digest } from "crypt"; import HMAC from "hmac"; import Base64 from "base64";
+      import { token, signature, stringToSign } from "./onenet/token.ts";
+      const hex = (b) => Array.from(new Uint8Array(b), (x) => (x < 16 ? "0" : "") + x.toString(16)).join("");
+      globalThis.__sim.entry = { Digest, HMAC, Base64, token, signature, stringToSign, hex };`,
+    boot: false,
+  });
+  lanes.push(lane);
+  return lane;
+}
+
+test("OneNET token worked examples (XS lane): the same strings from onenet/token.ts inside XS", async () => {
+  const lane = await cryptoLane();
+  const doc = JSON.stringify(DOC);
+  const e = "globalThis.__sim.entry";
+  assert.equal((await lane.query(`${e}.token({ ...${doc}, method: "md5" })`)).value, WORKED.md5);
+  assert.equal((await lane.query(`${e}.signature("sha1", ${JSON.stringify(DOC.key)}, ${e}.stringToSign(${DOC.et}, "sha1", ${JSON.stringify(RES)}))`)).value, WORKED.sha1);
+  assert.equal((await lane.query(`${e}.token({ ...${doc}, method: "sha256" })`)).value, WORKED.sha256);
+});
+
+test("inside XS: Digest and HMAC equal node:crypto for every type, strings hashed as UTF-8", async () => {
+  const lane = await cryptoLane();
+  const e = "globalThis.__sim.entry";
+  const s = "温度 °C — 🌡";
+  for (const [ours, node] of TYPES) {
+    for (const len of [0, 55, 56, 64, 111, 112, 128, 300]) {
+      const data = randomBytes(len);
+      const key = randomBytes(len % 150);
+      const bytes = (b: Buffer): string => `new Uint8Array(${JSON.stringify([...b])})`;
+      const { value } = await lane.query(
+        `[${e}.hex(new ${e}.Digest("${ours}").process(${bytes(data)})), ${e}.hex(new ${e}.HMAC(new ${e}.Digest("${ours}"), ${bytes(key)}).process(${bytes(data)}))].join()`,
+      );
+      assert.equal(value, `${createHash(node).update(data).digest("hex")},${createHmac(node, key).update(data).digest("hex")}`, `${ours} len ${len}`);
+    }
+    const { value } = await lane.query(`${e}.hex(new ${e}.Digest("${ours}").process(${JSON.stringify(s)}))`);
+    assert.equal(value, createHash(node).update(s, "utf8").digest("hex"), `${ours} of a UTF-8 string`);
+  }
 });

@@ -7,29 +7,22 @@
 // reopens it. Debug builds (`mcconfig -d`) wrap trace output in xsbug frames (<xsbug><log>…</log>…);
 // the text inside them is shown like a plain line.
 //
+// Level and area filters never hide what says the board died or why it restarted: a panic ("Guru
+// Meditation Error", "abort() was called", "XS abort:") and the register dump and "Backtrace:" after
+// it, and the boot ROM's reset reason ("rst:0x…", "ets …").
+//
 // Options: --baud N (115200)  --level debug|info|warn|error (debug)  --area a,b (all; "mqtt" also
 // matches "mqtt-outbox")  --color / --no-color (auto: colour on a terminal)  --raw (no filtering or
-// colouring, still reconnects)  --retry MS (500).
+// colouring, still reconnects)  --retry MS (500).  `npm run monitor -- --list` lists serial ports.
+import { readdirSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { parseLine, type Level } from "./log-line.ts";
 
-export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
+export { parseLine, type Level, type LogLine } from "./log-line.ts";
+
 const RANK: { readonly [L in Level]: number } = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
-
-export interface LogLine {
-  uptime: number;
-  level: Level;
-  area: string;
-  message: string;
-}
-
-const LOG_LINE = /^(\d+) (DEBUG|INFO|WARN|ERROR) ([^\s:]+): ?(.*)$/;
-
-/** Parses one firmware log line; undefined for anything else (boot ROM output, raw traces…). */
-export function parseLine(line: string): LogLine | undefined {
-  const m = LOG_LINE.exec(line);
-  if (!m) return undefined;
-  return { uptime: Number(m[1]), level: m[2] as Level, area: m[3], message: m[4] };
-}
 
 export interface MonitorOptions {
   path: string;
@@ -39,10 +32,12 @@ export interface MonitorOptions {
   color: boolean;
   raw: boolean;
   retryMs: number;
+  /** List the serial ports instead of monitoring one. */
+  list: boolean;
 }
 
 export function parseArgs(argv: readonly string[], isTTY: boolean): MonitorOptions {
-  const o: MonitorOptions = { path: "", baud: 115200, level: "DEBUG", areas: [], color: isTTY, raw: false, retryMs: 500 };
+  const o: MonitorOptions = { path: "", baud: 115200, level: "DEBUG", areas: [], color: isTTY, raw: false, retryMs: 500, list: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -61,11 +56,14 @@ export function parseArgs(argv: readonly string[], isTTY: boolean): MonitorOptio
     else if (a === "--no-color") o.color = false;
     else if (a === "--raw") o.raw = true;
     else if (a === "--retry") o.retryMs = Number(value());
+    else if (a === "--list") o.list = true;
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else if (!o.path) o.path = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (!o.path) throw new Error("usage: npm run monitor -- <serial port> [--baud 115200] [--level info] [--area mqtt,onenet] [--no-color] [--raw]");
+  if (!o.path && !o.list) {
+    throw new Error("usage: npm run monitor -- <serial port> [--baud 115200] [--level info] [--area mqtt,onenet] [--no-color] [--raw]   (ports: npm run monitor -- --list)");
+  }
   if (!(o.baud > 0)) throw new Error("--baud must be a positive number");
   if (!(o.retryMs > 0)) throw new Error("--retry must be a positive number of ms");
   return o;
@@ -86,6 +84,11 @@ function decodeXml(s: string): string {
   });
 }
 
+// ESP-IDF's panic handler and XS's fatal error (xsPlatform.c fxAbort) on the board's console.
+const PANIC = /Guru Meditation Error|abort\(\) was called|^XS abort:|^Backtrace:/;
+// The ESP32 boot ROM's first lines after any reset: the build date, then the reset reason.
+const BOOT_ROM = /^rst:0x[0-9a-f]+ |^ets [A-Z][a-z]{2} /i;
+
 /**
  * Turns received bytes into display lines: splits on \n (dropping \r), unwraps xsbug <log> frames,
  * filters, colours and marks resets. Pure apart from the `emit` callback, so tests drive it directly.
@@ -95,6 +98,8 @@ export class LineProcessor {
   #xsbug = "";
   #lastUptime = -1;
   #inBootRom = false;
+  /** Inside a panic report (until the firmware logs again or the board restarts): shown whole. */
+  #inPanic = false;
   #resets = 0;
   readonly #o: MonitorOptions;
   readonly #emit: (text: string) => void;
@@ -165,16 +170,24 @@ export class LineProcessor {
       this.#emit(line);
       return;
     }
-    if (/^rst:0x[0-9a-f]+ /i.test(line) || /^ets [A-Z][a-z]{2} /.test(line)) {
+    const bootRom = BOOT_ROM.test(line);
+    if (bootRom) {
       if (!this.#inBootRom) this.#reset("board reset (boot ROM)");
       this.#inBootRom = true;
+      this.#inPanic = false;
       this.#lastUptime = -1;
     }
+    if (PANIC.test(line)) this.#inPanic = true;
     const parsed = parseLine(line);
-    if (parsed) this.#inBootRom = false;
+    if (parsed) {
+      this.#inBootRom = false;
+      this.#inPanic = false;
+    }
     if (!parsed) {
-      if (line.length === 0 || this.#o.areas.length > 0 || RANK[this.#o.level] > RANK.DEBUG) return;
-      this.#emit(this.#o.color ? DIM + line + RESET : line);
+      if (line.length === 0) return;
+      if (this.#inPanic) this.#emit(this.#o.color ? COLORS.ERROR + line + RESET : line);
+      else if (bootRom) this.#emit(line);
+      else if (this.#o.areas.length === 0 && RANK[this.#o.level] <= RANK.DEBUG) this.#emit(this.#o.color ? DIM + line + RESET : line);
       return;
     }
     if (this.#lastUptime >= 0 && parsed.uptime < this.#lastUptime) this.#reset("board reset (uptime went back)");
@@ -195,18 +208,25 @@ export class LineProcessor {
   }
 }
 
-/** Opens the port, keeps it open across resets and unplugging; resolves when stop() is called. */
-export async function monitor(o: MonitorOptions, emit: (text: string) => void, signal?: AbortSignal): Promise<void> {
+/** Opens the port, keeps it open across resets and unplugging; resolves when `signal` aborts. */
+export async function monitor(
+  o: MonitorOptions,
+  emit: (text: string) => void,
+  signal?: AbortSignal,
+  /** Called after each attempt to open the port (tests count the retries). */
+  onAttempt?: (opened: boolean) => void,
+): Promise<void> {
   const { SerialPort } = await import("serialport");
   const lines = new LineProcessor(o, emit);
   let waitingSaid = false;
   while (!signal?.aborted) {
     const port = new SerialPort({ path: o.path, baudRate: o.baud, autoOpen: false });
     const opened = await new Promise<Error | undefined>((resolve) => port.open((err) => resolve(err ?? undefined)));
+    onAttempt?.(opened === undefined);
     if (opened) {
       if (!waitingSaid) lines.note(`waiting for ${o.path} (${opened.message})`);
       waitingSaid = true;
-      await sleep(o.retryMs, signal);
+      await pause(o.retryMs, signal);
       continue;
     }
     waitingSaid = false;
@@ -231,18 +251,72 @@ export async function monitor(o: MonitorOptions, emit: (text: string) => void, s
     lines.flush();
     if (signal?.aborted) break;
     lines.note(`${o.path} closed, reconnecting`);
-    await sleep(o.retryMs, signal);
+    await pause(o.retryMs, signal);
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
+/** Waits `ms`, or less if `signal` aborts; node:timers removes its abort listener either way. */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => {});
+}
+
+export interface PortInfo {
+  path: string;
+  /** Maker, USB vendor:product and serial number, or the /dev/serial/by-id name; may be "". */
+  detail: string;
+}
+
+// USB serial adapters and USB-CDC boards: Linux ttyUSB/ttyACM, macOS cu.* call-out devices.
+const SERIAL_NAME = /^(ttyUSB\d+|ttyACM\d+|cu\.(usbserial|usbmodem|SLAB_USBtoUART|wchusbserial).*)$/;
+
+/**
+ * The serial ports a board could be on: serialport's list (udev on Linux, IOKit on macOS), merged
+ * with a scan of `dev` (USB serial device names, and /dev/serial/by-id names, which tell the chip even
+ * where udevadm is missing, as in containers).
+ */
+export async function listPorts(dev = "/dev"): Promise<PortInfo[]> {
+  const ports = new Map<string, string>();
+  try {
+    const { SerialPort } = await import("serialport");
+    for (const p of await SerialPort.list()) {
+      const usb = p.vendorId && p.productId ? `${p.vendorId}:${p.productId}` : undefined;
+      ports.set(p.path, [p.manufacturer, usb, p.serialNumber].filter(Boolean).join(" "));
+    }
+  } catch {
+    // no udevadm: the scan below still finds the devices
+  }
+  const byId = new Map<string, string>();
+  for (const name of entries(join(dev, "serial", "by-id"))) {
+    const real = realPath(join(dev, "serial", "by-id", name));
+    if (real !== undefined) byId.set(real, name);
+  }
+  for (const name of entries(dev)) {
+    if (!SERIAL_NAME.test(name)) continue;
+    const path = join(dev, name);
+    if (!ports.has(path)) ports.set(path, "");
+  }
+  return [...ports]
+    .map(([path, detail]) => {
+      const id = byId.get(realPath(path) ?? path);
+      return { path, detail: detail || (id ?? "") };
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -252,6 +326,12 @@ async function main(): Promise<void> {
   } catch (e) {
     console.error((e as Error).message);
     process.exit(2);
+  }
+  if (options.list) {
+    const ports = await listPorts();
+    for (const p of ports) process.stdout.write(`${p.path}${p.detail ? `  ${p.detail}` : ""}\n`);
+    if (ports.length === 0) console.error("no serial ports found: plug the board in (Linux: /dev/ttyUSB0 or /dev/ttyACM0; macOS: /dev/cu.usbserial-…)");
+    return;
   }
   const stop = new AbortController();
   process.on("SIGINT", () => stop.abort());

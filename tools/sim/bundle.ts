@@ -2,9 +2,10 @@
 // sim/xs/bridge.ts first, Moddable specifiers aliased to sim/modules/* (sim/specifiers.json), as one
 // script (IIFE) with a source map so XS stack lines map back to our .ts files.
 import { build, type Plugin } from "esbuild";
+import { SourceMap, type SourceMapPayload } from "node:module";
+import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { specifierFile } from "./specifiers.ts";
-import { LineMap, type RawSourceMap } from "./sourcemap.ts";
 
 export const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const bridgePath = fileURLToPath(new URL("./xs/bridge.ts", import.meta.url));
@@ -13,6 +14,40 @@ export const BUNDLE_NAME = "firmware.js";
 export interface Bundle {
   code: string;
   lines: LineMap;
+}
+
+/**
+ * Bundle line -> source "file:line", for XS stack lines, which name a line but no column: the source
+ * position of the line's first token (column 0 is indentation, which esbuild maps to the end of the
+ * previous statement). The map itself is read by node:module's SourceMap.
+ */
+export class LineMap {
+  readonly #map: SourceMap;
+  readonly #code: string[];
+
+  constructor(map: SourceMapPayload, code: string) {
+    this.#map = new SourceMap(map);
+    this.#code = code.split("\n");
+  }
+
+  /** 1-based bundle line -> "file:line" (1-based, file relative to the project), or undefined. */
+  lookup(line: number): string | undefined {
+    const text = this.#code[line - 1];
+    if (text === undefined) return undefined;
+    const entry = this.#map.findEntry(line - 1, Math.max(0, text.search(/\S/)));
+    if (!("originalSource" in entry) || entry.generatedLine !== line - 1) return undefined;
+    // esbuild names sources relative to the bundle's directory, which is "/" (outfile below).
+    return `${relative(projectRoot, resolve("/", entry.originalSource))}:${entry.originalLine + 1}`;
+  }
+
+  /** Rewrites every "(<bundleName>:<line>)" in an XS stack. */
+  rewriteStack(stack: string, bundleName: string): string {
+    const pattern = new RegExp(`\\(${bundleName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+)\\)`, "g");
+    return stack.replace(pattern, (whole, n: string) => {
+      const at = this.lookup(Number(n));
+      return at === undefined ? whole : `(${at})`;
+    });
+  }
 }
 
 const moddable: Plugin = {
@@ -48,12 +83,13 @@ export async function bundle(entryCode: string, resolveDir: string = projectRoot
     plugins: [moddable],
   });
   let code = "";
-  let map: RawSourceMap = { sources: [], mappings: "" };
+  let map: SourceMapPayload | undefined;
   for (const file of result.outputFiles) {
-    if (file.path.endsWith(".map")) map = JSON.parse(file.text) as RawSourceMap;
+    if (file.path.endsWith(".map")) map = JSON.parse(file.text) as SourceMapPayload;
     else code = file.text;
   }
-  return { code, lines: new LineMap(map, projectRoot) };
+  if (map === undefined) throw new Error("esbuild gave no source map");
+  return { code, lines: new LineMap(map, code) };
 }
 
 /** Entry code that boots a firmware module the way Moddable boots main (default export called). */

@@ -1,16 +1,24 @@
 // `npm start [-- key=value …]`: boots the firmware (main.ts) in the real XS engine on the real clock,
 // with simulated Wi-Fi, sensors and flash. Without host=, it also starts the local OneNET emulator
-// (emulator/index.ts; an in-process aedes broker if that is missing) and points the device at it.
-// Prints the device log as a serial monitor would. Ctrl-C stops cleanly. An exception at boot prints
-// the XS error with module and line and exits 1.
+// (tools/emulator/index.ts; an in-process aedes broker if that is missing) and points the device at it.
+// Prints the device log as a serial monitor would. Ctrl-C stops cleanly.
 //
-// Keys: the firmware's (ssid, password, product, device, key, host, port, interval, …; see DESIGN.md)
-// plus simulator-only ones: entry=<module> (default main.ts), flash=<file> (preference storage;
-// default in the OS temp dir per product/device, so a restart is a reboot with the same flash),
-// fresh=1 (start with empty flash), emulator-http=<port> (console port, default 0 = any free).
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { mkdirSync, rmSync, existsSync } from "node:fs";
+// Exit codes: 0 after Ctrl-C; 2 for a usage error (one line: unknown key, `key=` empty, a word that is
+// not key=value, an unreadable config file); 1 when the firmware throws at boot (the XS error with
+// module and line) or stops at boot (its config is not usable: the board would idle, the simulator
+// says why and exits).
+//
+// Keys (tools/sim/README.md): the firmware's, as app/config.ts reads them, plus the simulated board's
+// (KEYS_OF_THE_SIMULATED_BOARD) and the launcher's own (LAUNCH_KEYS). Secrets stay off the command
+// line, where npm's banner and `ps` would show them: config=<file.json> (a JSON object of the same
+// keys) and the ONENET_KEY / WIFI_PASSWORD environment variables. Precedence: demo defaults < file <
+// environment < command line.
+import { dirname, join, resolve } from "node:path";
+import { mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { validateConfig } from "../../app/config.ts";
+import { isSecretName, MASK } from "../../lib/log.ts";
+import { parseLine, type LogLine } from "../monitor/log-line.ts";
+import { projectRoot } from "./bundle.ts";
 import { XsLane, FirmwareError } from "./xs-lane.ts";
 
 /** Demo identity for the local emulator (never a real device's). */
@@ -25,20 +33,191 @@ export const DEMO = {
   board: "xs-simulator",
 };
 
-const SIM_KEYS = new Set(["entry", "flash", "fresh", "emulator-http"]);
-const SECRET_KEYS = new Set(["password", "key", "token"]);
+/** Keys the launcher takes for itself (never passed to the firmware). */
+export const LAUNCH_KEYS = ["entry", "flash", "fresh", "emulator-http", "config"] as const;
 
-export function parseArgs(argv: string[]): { config: Record<string, string>; sim: Record<string, string> } {
-  const config: Record<string, string> = {};
-  const sim: Record<string, string> = {};
+/**
+ * mc/config keys read outside app/config.ts: the board name (app/info.ts) and the simulated world
+ * (tools/sim/devices/world.ts). test/sim-start.test.ts checks those files read no others.
+ */
+export const KEYS_OF_THE_SIMULATED_BOARD = ["board", "sensors", "seed", "aht20_uncalibrated"] as const;
+
+/** Environment variables for secrets, and the key each one sets. */
+export const SECRET_ENV = { ONENET_KEY: "key", WIFI_PASSWORD: "password" } as const;
+
+/** The default entry: the firmware, whose keys are known. */
+const FIRMWARE = "main.ts";
+
+/**
+ * The keys the firmware reads, straight from app/config.ts: validateConfig is run on an object that
+ * records every key asked for (with nothing given, it still asks for each key once, to report it).
+ */
+export function firmwareKeys(): string[] {
+  const asked = new Set<string>();
+  const recorder = new Proxy(
+    {},
+    {
+      get(_target, name) {
+        if (typeof name === "string") asked.add(name);
+        return undefined;
+      },
+    },
+  );
+  validateConfig(recorder);
+  return [...asked];
+}
+
+/** Every key `npm start` knows for the firmware entry. */
+export function knownKeys(): string[] {
+  return [...new Set([...firmwareKeys(), ...KEYS_OF_THE_SIMULATED_BOARD, ...LAUNCH_KEYS])];
+}
+
+/** A mistake in how the simulator was started: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/** The known key closest to `name` (case ignored), if it is close enough to be a typo. */
+export function suggest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(2, Math.floor(name.length / 3));
+  for (const k of known) {
+    const d = distance(name.toLowerCase(), k.toLowerCase());
+    if (d <= bestDistance && (best === undefined || d < bestDistance)) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+interface Given {
+  name: string;
+  value: string;
+  /** "argument 3", or "" for a file's entries (the file is named in the message's prefix). */
+  at: string;
+}
+
+// An unknown name is echoed (with a suggestion) only if it looks like a key's name, not like a secret.
+const KEY_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,23}$/;
+
+function fromCommandLine(argv: readonly string[], known: readonly string[]): Given[] {
+  const given: Given[] = [];
+  let position = 0;
   for (const raw of argv) {
     if (raw === "--") continue;
+    position++;
     const arg = raw.replace(/^--?/, "");
     const eq = arg.indexOf("=");
-    if (eq <= 0) throw new Error(`argument "${raw}" is not key=value`);
-    const name = arg.slice(0, eq);
-    const value = arg.slice(eq + 1);
-    if (SIM_KEYS.has(name)) sim[name] = value;
+    const at = `argument ${position}`;
+    if (eq <= 0) {
+      throw new UsageError(
+        // Only a known key's name is echoed: any other word may be a secret typed without its key=.
+        eq < 0 && known.includes(arg) ? `${arg} is not key=value: give ${arg}=<value>` : `${at} is not key=value (e.g. npm start -- interval=10)`,
+      );
+    }
+    given.push({ name: arg.slice(0, eq), value: arg.slice(eq + 1), at });
+  }
+  return given;
+}
+
+function fromFile(path: string): Given[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    throw new UsageError(`config file ${path}: cannot read it${code ? ` (${code})` : ""}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the text around the error, which may be the key.
+    throw new UsageError(`config file ${path}: not valid JSON (expected an object like {"key": "…", "password": "…"})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`config file ${path}: not a JSON object of key: value`);
+  }
+  const given: Given[] = [];
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const g: Given = { name, value: "", at: "" };
+    if (typeof value === "string") g.value = value;
+    else if (typeof value === "number" || typeof value === "boolean") g.value = String(value);
+    else throw new UsageError(`config file ${path}: ${KEY_NAME.test(name) ? name : "a key"} must be a string, number or boolean`);
+    given.push(g);
+  }
+  return given;
+}
+
+function check(given: readonly Given[], known: readonly string[], where: string, fileAllowed: boolean): void {
+  const seen = new Set<string>();
+  for (const g of given) {
+    if (!known.includes(g.name)) {
+      if (!KEY_NAME.test(g.name)) throw new UsageError(`${where}${g.at || "a key"}: unknown key (not shown: it does not look like a key name)`);
+      const near = suggest(g.name, known);
+      throw new UsageError(`${where}unknown key ${g.name}${near ? ` (did you mean ${near}?)` : ""}`);
+    }
+    if (g.name === "config" && !fileAllowed) throw new UsageError(`${where}config cannot name another file`);
+    // "" is how a file says "open network" for password; anywhere else an empty value is a slip (an
+    // unset shell variable), and the firmware would take it for "missing".
+    if (g.value === "" && !(g.name === "password" && g.at === "")) {
+      throw new UsageError(`${where}${g.name}${g.at ? "=" : ""} is empty: give a value, or leave the key out for its default`);
+    }
+    if (seen.has(g.name)) throw new UsageError(`${where}${g.name} is given twice`);
+    seen.add(g.name);
+  }
+}
+
+export interface StartArgs {
+  /** What mc/config gets (demo defaults not included). */
+  config: Record<string, string>;
+  /** The launcher's own keys. */
+  sim: Record<string, string>;
+}
+
+/**
+ * The command line, the config= file and the secret environment variables, checked: every key must be
+ * known (when the entry is the firmware; another entry= module may read keys of its own), no value may
+ * be empty, no key given twice in one place. Throws UsageError.
+ */
+export function parseArgs(argv: readonly string[], env: { readonly [name: string]: string | undefined } = {}): StartArgs {
+  const known = knownKeys();
+  const line = fromCommandLine(argv, known);
+  const file = line.find((g) => g.name === "config")?.value;
+  const fileGiven = file === undefined ? [] : fromFile(file);
+  const entry = line.find((g) => g.name === "entry")?.value ?? fileGiven.find((g) => g.name === "entry")?.value ?? FIRMWARE;
+  const strict = resolve(projectRoot, entry) === join(projectRoot, FIRMWARE);
+  const allowed = strict ? known : [...known, ...line.map((g) => g.name), ...fileGiven.map((g) => g.name)];
+  check(fileGiven, allowed, `config file ${file}: `, false);
+  check(line, allowed, "", true);
+
+  const fromEnv: Given[] = [];
+  for (const [variable, name] of Object.entries(SECRET_ENV)) {
+    const value = env[variable];
+    if (value !== undefined && value !== "") fromEnv.push({ name, value, at: variable });
+  }
+  const config: Record<string, string> = {};
+  const sim: Record<string, string> = {};
+  for (const { name, value } of [...fileGiven, ...fromEnv, ...line]) {
+    if ((LAUNCH_KEYS as readonly string[]).includes(name)) sim[name] = value;
     else config[name] = value;
   }
   return { config, sim };
@@ -71,7 +250,7 @@ async function startBroker(config: Record<string, string>, httpPort: number, say
   const server = createServer(aedes.handle);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
-  say(`[broker] aedes listening on 127.0.0.1:${port} (emulator/index.ts not found)`);
+  say(`[broker] aedes listening on 127.0.0.1:${port} (tools/emulator/index.ts not found)`);
   return {
     host: "127.0.0.1",
     port,
@@ -85,16 +264,49 @@ async function startBroker(config: Record<string, string>, httpPort: number, say
 function shown(config: Record<string, string>): string {
   return Object.keys(config)
     .sort()
-    .map((k) => `${k}=${SECRET_KEYS.has(k) ? "***" : config[k]}`)
+    .map((k) => `${k}=${isSecretName(k) ? MASK : config[k]}`)
     .join(" ");
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const { config: given, sim } = parseArgs(argv);
-  const out = (line: string): void => {
-    process.stdout.write(`${line}\n`);
+/** Replaces every secret value in a line (as the firmware's Log does), whoever printed it. */
+function scrubber(secrets: readonly string[]): (line: string) => string {
+  const long = secrets.filter((s) => s.length >= 4);
+  return (line) => {
+    for (const s of long) line = line.split(s).join(MASK);
+    return line;
   };
+}
+
+/** The firmware's own word that it stopped at boot and idles (main.ts), as log fields. */
+export function stoppedAtBoot(line: LogLine): boolean {
+  if (line.level !== "ERROR") return false;
+  return (line.area === "config" && line.message.startsWith("boot stopped")) || (line.area === "app" && line.message.startsWith("boot failed"));
+}
+
+/** The default flash file: in the project, per device, so a restart is a reboot with the same flash. */
+export function defaultFlash(config: Record<string, string>): string {
+  const safe = (s: string | undefined): string => (s ?? "unknown").replace(/[^A-Za-z0-9_.@-]/g, "_");
+  return join(projectRoot, ".sim-storage", `${safe(config.product)}-${safe(config.device)}.json`);
+}
+
+export async function main(argv: string[], env: { readonly [name: string]: string | undefined } = process.env): Promise<number> {
+  let args: StartArgs;
+  try {
+    args = parseArgs(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`[sim] ${error.message}\n`);
+    return 2;
+  }
+  const { config: given, sim } = args;
   const config: Record<string, string> = { ...DEMO, ...given };
+  const scrub = scrubber(Object.keys(config).filter(isSecretName).map((k) => config[k]));
+  const out = (line: string): void => {
+    process.stdout.write(`${scrub(line)}\n`);
+  };
+  const err = (line: string): void => {
+    process.stderr.write(`${scrub(line)}\n`);
+  };
   let broker: Broker | undefined;
   if (given.host === undefined) {
     broker = await startBroker(config, Number(sim["emulator-http"] ?? 0), out);
@@ -102,11 +314,12 @@ export async function main(argv: string[]): Promise<number> {
     config.port = String(broker.port);
     if (broker.consoleUrl) out(`[sim] OneNET emulator console: ${broker.consoleUrl}`);
   }
-  const flashDir = join(tmpdir(), "onenet-xs-sim");
-  mkdirSync(flashDir, { recursive: true });
-  const flash = sim.flash ?? join(flashDir, `${config.product ?? "product"}-${config.device ?? "device"}.json`);
+  const flash = resolve(sim.flash ?? defaultFlash(config));
+  mkdirSync(dirname(flash), { recursive: true });
   if (sim.fresh === "1") rmSync(flash, { force: true });
-  out(`[sim] booting ${sim.entry ?? "main.ts"} in XS: ${shown(config)} flash=${flash}`);
+  const entry = sim.entry ?? FIRMWARE;
+  out(`[sim] flash: ${flash}${sim.fresh === "1" ? " (emptied: fresh=1)" : " (fresh=1 empties it)"}`);
+  out(`[sim] booting ${entry} in XS: ${shown(config)}`);
 
   let lane: XsLane | undefined;
   let stopping = false;
@@ -124,14 +337,22 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
+  // Boot runs inside XsLane.start, so the line saying it stopped arrives before start() returns.
+  let stoppedBy: LogLine | undefined;
+  const onLog = (line: string): void => {
+    out(line);
+    const record = parseLine(line);
+    if (record !== undefined && stoppedBy === undefined && stoppedAtBoot(record)) stoppedBy = record;
+  };
   try {
-    lane = await XsLane.start({ entry: sim.entry ?? "main.ts", clock: "real", config, storagePath: flash, onLog: out });
+    lane = await XsLane.start({ entry, clock: "real", config, storagePath: flash, onLog });
   } catch (error) {
-    if (error instanceof FirmwareError) {
-      process.stderr.write(`[sim] firmware exception at boot: ${error.message}\n${error.xsStack}\n`);
-    } else {
-      process.stderr.write(`[sim] could not start the firmware: ${error instanceof Error ? error.message : String(error)}\n`);
-    }
+    if (error instanceof FirmwareError) err(`[sim] firmware exception at boot: ${error.message}\n${error.xsStack}`);
+    else err(`[sim] could not start the firmware: ${error instanceof Error ? error.message : String(error)}`);
+    return stop(1);
+  }
+  if (stoppedBy !== undefined) {
+    err(`[sim] the firmware stopped at boot (its ERROR ${stoppedBy.area} line above says why); a board would idle here, the simulator exits`);
     return stop(1);
   }
 
@@ -145,7 +366,7 @@ export async function main(argv: string[]): Promise<number> {
       if (stopping) clearInterval(watch);
       else if (running.fatal) {
         clearInterval(watch);
-        process.stderr.write(`[sim] firmware exception: ${running.fatal.message}\n${running.fatal.xsStack}\n`);
+        err(`[sim] firmware exception: ${running.fatal.message}\n${running.fatal.xsStack}`);
         void stop(1).then(resolve);
       }
     }, 50);

@@ -11,8 +11,15 @@ export class Storage {
   constructor(path?: string) {
     this.path = path;
     if (path !== undefined && existsSync(path)) {
-      const parsed = JSON.parse(readFileSync(path, "utf8")) as Record<string, string>;
-      for (const [key, value] of Object.entries(parsed)) this.#data.set(key, value);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(path, "utf8"));
+      } catch {
+        // Not the parser's message: it quotes the file's text.
+        throw new Error(`flash file ${path} is not valid JSON (delete it, or start with fresh=1)`);
+      }
+      if (typeof parsed !== "object" || parsed === null) throw new Error(`flash file ${path} is not a JSON object (delete it, or start with fresh=1)`);
+      for (const [key, value] of Object.entries(parsed)) if (typeof value === "string") this.#data.set(key, value);
     }
   }
 

@@ -1,76 +1,55 @@
-// The Moddable `hmac` module (the SDK's modules/crypt/etc/hmac.js), in plain TypeScript for hosts
-// without the SDK: HMAC (RFC 2104) over any Digest from `crypt`. Same surface:
-// `new HMAC(digest, key, bitlen = 0)`, init(key), update(...items), close(), reset(), process(...items),
-// sign(H), verify(H, sig). A key longer than the block size is hashed first. Runs in Node and in XS.
-
-interface DigestLike {
-  readonly blockSize: number;
-  reset(): void;
-  write(data: string | ArrayBuffer | ArrayBufferView): void;
-  close(): ArrayBuffer;
-}
+// The Moddable `hmac` module (the SDK's modules/crypt/etc/hmac.js) for hosts without the SDK, on
+// @noble/hashes' HMAC (RFC 2104) over the hash of a `crypt` Digest (see crypt.ts for why noble).
+// Same surface: `new HMAC(digest, key, bitlen = 0)`, init(key), update(...items), close(), reset(),
+// process(...items), sign(H), verify(H, sig). Runs in Node and in XS.
+import { hmac } from "@noble/hashes/hmac.js";
+import { Digest, bytesOf, exactBuffer } from "./crypt.ts";
 
 type Data = string | ArrayBuffer | ArrayBufferView;
-
-function view(data: ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/** What this module uses of noble's HMAC state. */
+interface Mac {
+  update(bytes: Uint8Array): unknown;
+  digest(): Uint8Array;
+  clone(): Mac;
 }
 
 export default class HMAC {
-  readonly h: DigestLike;
+  readonly h: Digest;
   readonly hashLen: number;
-  ipad: Uint8Array = new Uint8Array(0);
-  opad: Uint8Array = new Uint8Array(0);
+  /** The MAC keyed and with nothing written: every reset() starts from a copy of it. */
+  #keyed: Mac;
+  #mac: Mac;
 
-  constructor(h: DigestLike, key: ArrayBuffer | ArrayBufferView, bitlen = 0) {
+  constructor(h: Digest, key: ArrayBuffer | ArrayBufferView, bitlen = 0) {
     this.h = h;
-    this.init(key);
+    this.#keyed = hmac.create(h.hash, bytesOf(key));
+    this.#mac = this.#keyed.clone();
     this.hashLen = bitlen >> 3;
   }
 
   init(key: ArrayBuffer | ArrayBufferView): void {
-    const h = this.h;
-    let k = view(key);
-    if (k.length > h.blockSize) {
-      h.reset();
-      h.write(k);
-      k = new Uint8Array(h.close());
-    }
-    this.ipad = new Uint8Array(h.blockSize);
-    this.opad = new Uint8Array(h.blockSize);
-    let i = 0;
-    for (; i < k.length; i++) {
-      this.ipad[i] = k[i] ^ 0x36;
-      this.opad[i] = k[i] ^ 0x5c;
-    }
-    this.ipad.fill(0x36, i);
-    this.opad.fill(0x5c, i);
-    h.reset();
-    h.write(this.ipad);
+    this.#keyed = hmac.create(this.h.hash, bytesOf(key));
+    this.reset();
   }
 
   update(...items: Data[]): void {
-    for (let i = 0; i < items.length; i++) this.h.write(items[i]);
+    for (let i = 0; i < items.length; i++) this.#mac.update(bytesOf(items[i]));
   }
 
+  /** The MAC of everything written since the last reset; the MAC starts over afterwards. */
   close(): ArrayBuffer {
-    const h = this.h;
-    const inner = h.close();
-    h.reset();
-    h.write(this.opad);
-    h.write(inner);
-    return h.close();
+    const out = this.#mac.digest();
+    this.reset();
+    return exactBuffer(out);
   }
 
   reset(): void {
-    this.h.reset();
-    this.h.write(this.ipad);
+    this.#mac = this.#keyed.clone();
   }
 
   process(...items: Data[]): ArrayBuffer {
     this.reset();
-    for (let i = 0; i < items.length; i++) this.h.write(items[i]);
+    this.update(...items);
     return this.close();
   }
 
@@ -86,7 +65,7 @@ export default class HMAC {
   verify(H: Data, sig: ArrayBuffer | ArrayBufferView): boolean {
     this.update(H);
     const t = new Uint8Array(this.close());
-    const s = view(sig);
+    const s = bytesOf(sig);
     const n = this.hashLen || t.length;
     if (s.length < n) return false;
     let diff = 0;
