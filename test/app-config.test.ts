@@ -1,6 +1,6 @@
 // The app shell's pure parts in the Node lane: the log line format and secret masking (DESIGN.md
 // "Conventions": `<uptime ms> <LEVEL> <area>: message key=value …`, secrets never in a line), config
-// validation (DESIGN.md: missing or malformed keys named in one line; facts/onenet.md limits: keepalive
+// validation (DESIGN.md: missing or malformed keys named in one line; docs/onenet.md limits: keepalive
 // 10..1800, et <= 2147483647, method md5/sha1/sha256), and the per-platform module pairs having the
 // same exports (manifest.json swaps them by platform).
 import { test, beforeEach } from "node:test";
