@@ -18,6 +18,7 @@ import { parseConfig } from "../onenet/config.ts";
 import { SILENT } from "../lib/log.ts";
 import { logTo } from "./portable/logger.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
+import { until } from "./helpers/wait.ts";
 
 const PRODUCT = "Pr0duct01";
 const DEVICE = "dev-1";
@@ -193,14 +194,6 @@ function runDevice(device: OneNetDevice, port: number) {
   };
 }
 
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced posts, replies, set, get", async () => {
   const platform = await startPlatform();
   const cloud = await mqtt.connectAsync(`mqtt://127.0.0.1:${platform.port}`, { clientId: "platform", reconnectPeriod: 0 });
@@ -244,8 +237,8 @@ test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced
   const run = runDevice(device, platform.port);
   link = run.link;
   try {
-    await until("connect", () => device.connected);
-    await until("subscriptions", () => platform.subscriptions.length >= 4);
+    await until(() => device.connected, "connect");
+    await until(() => platform.subscriptions.length >= 4, "subscriptions");
     assert.deepEqual(platform.connects[0], { clientId: DEVICE, clean: true, keepalive: 60, will: false });
     assert.deepEqual(platform.subscriptions.sort(), device.topics.subscriptions().sort());
 
@@ -254,8 +247,8 @@ test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced
     device.report({ bogus: 1 }, 0);
     device.postEvent("alarm", { code: 7, msg: "sensor lost" }, 0);
     run.pump();
-    await until("4 posts", () => uplink.length >= 4);
-    await until("4 replies", () => replies.length >= 4);
+    await until(() => uplink.length >= 4, "4 posts");
+    await until(() => replies.length >= 4, "4 replies");
     assert.deepEqual(uplink.map((u) => u.json.id), ["1", "2", "3", "4"]);
     assert.ok(uplink.every((u) => u.qos === 1));
     assert.deepEqual((uplink[0].json.params as Record<string, { value: number }>).temp.value, 21.5);
@@ -304,7 +297,7 @@ test("a wrong device key is refused by the platform's token check (CONNACK 4); t
   try {
     device.report({ uptime: 1 }, 0); // waiting in the outbox: it must not go out on a refused login
     run.pump();
-    await until("the refusal", () => run.refused.length >= 1);
+    await until(() => run.refused.length >= 1, "the refusal");
     assert.deepEqual(run.refused, [4], "the session saw CONNACK return code 4 (bad user name or password)");
     assert.equal(device.connected, false);
     // Everything the device wrote on that connection was written before the CONNACK was handled.
@@ -345,26 +338,26 @@ test("link fault: acknowledgements lost, then the broker drops the connection; t
   const run = runDevice(device, proxy.port);
   link = run.link;
   try {
-    await until("connect", () => device.connected);
+    await until(() => device.connected, "connect");
     for (let i = 1; i <= 12; i++) {
       clock = T0 + i * 1000; // the device's clock when report i is made
       device.report({ uptime: i }, 0);
     }
     run.pump();
-    await until("first reports", () => seen.size >= 4);
+    await until(() => seen.size >= 4, "first reports");
     // The broker keeps taking reports, but its PUBACKs (and replies) no longer reach the device.
     proxy.dropDownstream(true);
     const takenBlind = seen.size;
-    await until("two reports taken without an acknowledgement", () => seen.size >= takenBlind + 2 && proxy.dropped.down > 0);
+    await until(() => seen.size >= takenBlind + 2 && proxy.dropped.down > 0, "two reports taken without an acknowledgement");
     // The first of these may have had its PUBACK pass just before the drop began; from the second on
     // (sent a pacing gap later) no acknowledgement can have reached the device.
     const unacked = [...seen.keys()].slice(takenBlind + 1);
     // The platform side cuts the device's TCP connection (as a broker restart would).
     platform.dropDevice();
     proxy.dropDownstream(false);
-    await until("the device to reconnect", () => platform.connects.length >= 2);
-    await until("all 12 reports", () => seen.size >= 12, 30000);
-    await until("the unacknowledged reports again", () => unacked.every((id) => again.some((a) => a.id === id)));
+    await until(() => platform.connects.length >= 2, "the device to reconnect");
+    await until(() => seen.size >= 12, "all 12 reports", 30000);
+    await until(() => unacked.every((id) => again.some((a) => a.id === id)), "the unacknowledged reports again");
     assert.ok(again.length >= 1, "reports were resent");
     for (const a of again) assert.ok(a.same, `resend of ${a.id} is the original message (same id and time)`);
     assert.deepEqual([...seen.keys()].sort((a, b) => Number(a) - Number(b)), Array.from({ length: 12 }, (_, i) => String(i + 1)));
