@@ -1,6 +1,6 @@
 // The app shell's pure parts in the Node lane: the log line format and secret masking (DESIGN.md
 // "Conventions": `<uptime ms> <LEVEL> <area>: message key=value …`, secrets never in a line), config
-// validation (DESIGN.md: missing or malformed keys named in one line; facts/onenet.md limits: keepalive
+// validation (DESIGN.md: missing or malformed keys named in one line; docs/onenet.md limits: keepalive
 // 10..1800, et <= 2147483647, method md5/sha1/sha256), and the per-platform module pairs having the
 // same exports (manifest.json swaps them by platform).
 import { test, beforeEach } from "node:test";
@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, formatLine, isSecretName, Log, mask, MASK, parseLevel } from "../lib/log.ts";
 import { configSummary, describeProblems, toInteger, validateConfig, DEFAULTS, type AppConfig } from "../app/config.ts";
-import { DEFAULT_ET } from "../onenet/config.ts";
+import { DEFAULT_ET, parseConfig } from "../onenet/config.ts";
+import { ConfigError } from "../onenet/errors.ts";
 import { VERSION } from "../app/info.ts";
 import { CONNACK_HINTS } from "../app/hints.ts";
 
@@ -146,12 +147,59 @@ test("every missing or malformed key is named in one problem list; values (secre
   assert.ok(!text.includes("not base64!") && !text.includes("ppppp"), "values are not echoed");
 });
 
-test("a rule only onenet/config.ts knows is reported the same way (the two parsers agree)", () => {
-  const r = validateConfig({ ...GOOD, key: "AAAA", et: 1 });
-  assert.ok(r.ok, "both accept a minimal key and et=1");
+test("validateConfig agrees with onenet/config.ts's parseConfig at every boundary of the OneNET keys: what parseConfig rejects is rejected under the same key, what it accepts is accepted with the same values", () => {
+  // So no config passes validation at boot only to be refused by the OneNET layer, and no valid one
+  // is turned away at boot. Both parsers get the same canonical input.
+  const ONENET = { product: GOOD.product, device: GOOD.device, key: GOOD.key };
+  const cases: Record<string, readonly (string | number)[]> = {
+    product: ["a", "a".repeat(64), "a".repeat(65), "a b", "A-_9", "温度"],
+    device: ["a.b@c-_", "a".repeat(64), "a".repeat(65), "a/b", "a+b", "a#"],
+    key: ["AAAA", "AAA", "AA==", "AAA=", "A===", "AAAA=", "AA=A", "AAAAAA==", "not base64!"],
+    host: ["1.2.3.4", "example.com", "a".repeat(253), "a".repeat(254), "bad host", "a_b", "::1", "-a", "a.", ".a"],
+    port: ["0", "1", "65535", "65536", "1.5", 1883],
+    interval: ["0", "1", "86400", "86401", 30],
+    keepalive: ["9", "10", "1800", "1801", 60],
+    method: ["md5", "sha1", "sha256", "sha512", "hmac"],
+    et: ["0", "1", "2147483647", "2147483648", 1],
+  };
+  // Hosts validateConfig may refuse even if parseConfig takes them (IPv6 literals, a leading or
+  // trailing '.' or '-'): stricter at boot is safe; the reverse would fail late.
+  const appStricter: Record<string, readonly string[]> = { host: ["::1", "-a", "a.", ".a"] };
+  let accepted = 0;
+  let rejected = 0;
+  for (const [name, values] of Object.entries(cases)) {
+    for (const value of values) {
+      const label = `${name}=${JSON.stringify(value)}`;
+      let onenet: ReturnType<typeof parseConfig> | undefined;
+      let onenetKey: string | undefined;
+      try {
+        onenet = parseConfig({ ...ONENET, [name]: value });
+      } catch (e) {
+        assert.ok(e instanceof ConfigError, `${label}: parseConfig throws ConfigError`);
+        onenetKey = e.key;
+      }
+      const app = validateConfig({ ...GOOD, [name]: value });
+      if (onenet === undefined) {
+        rejected++;
+        assert.ok(!app.ok, `${label}: parseConfig rejects it, so validateConfig must`);
+        assert.deepEqual(app.problems.map((p) => p.key), [onenetKey], `${label}: the same key is named`);
+      } else if (!app.ok && (appStricter[name] ?? []).includes(value as string)) {
+        assert.deepEqual(app.problems.map((p) => p.key), [name], `${label}: refused at boot under its own key`);
+      } else {
+        accepted++;
+        assert.ok(app.ok, `${label}: parseConfig accepts it, so validateConfig must: ${app.ok ? "" : describeProblems(app.problems)}`);
+        assert.deepEqual(app.config.onenet, onenet, `${label}: both parse it to the same values`);
+      }
+    }
+  }
+  assert.ok(accepted > 20 && rejected > 20, `both sides of every boundary covered (${accepted} accepted, ${rejected} rejected)`);
+});
+
+test("toInteger: decimal integers only (trimmed), no sign '+', no fractions", () => {
   assert.equal(toInteger("+5"), undefined);
   assert.equal(toInteger(" 7 "), 7);
   assert.equal(toInteger(7.5), undefined);
+  assert.equal(toInteger("-3"), -3);
 });
 
 test("config summary for the boot banner shows no secret once logged", () => {

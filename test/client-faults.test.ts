@@ -14,7 +14,7 @@ import { Decoder } from "../mqtt/decode.ts";
 import { PreferenceStorage } from "../mqtt/storage.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
-import { until, sleep } from "./helpers/wait.ts";
+import { until, Signal, turn } from "./helpers/wait.ts";
 import { logTo } from "./portable/logger.ts";
 
 nodeLane.useRealClock();
@@ -23,6 +23,8 @@ let broker: Mosquitto;
 let proxy: FaultProxy;
 const peers: mqtt.MqttClient[] = [];
 const clients: MqttClient[] = [];
+/** Notified when a device's outbox has room again (onDrain) or a stream is paused or resumed. */
+const retry = new Signal();
 
 before(async () => {
   broker = await startMosquitto({ persistence: true });
@@ -53,8 +55,21 @@ function device(options: Partial<ClientOptions>, logs: string[]): MqttClient {
     log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
     ...options,
   });
+  c.onDrain = () => retry.notify();
   clients.push(c);
   return c;
+}
+
+/** A stream's pause switch; changing it wakes a stream waiting for room. */
+class Pause {
+  #paused = false;
+  get paused(): boolean {
+    return this.#paused;
+  }
+  set paused(on: boolean) {
+    this.#paused = on;
+    retry.notify();
+  }
 }
 
 /** MQTT.js subscriber at the broker (not through the proxy), persistent so a broker restart keeps its queue. */
@@ -77,20 +92,29 @@ async function counter(id: string, filter: string): Promise<{ counts: Map<string
   return { counts, peer };
 }
 
-/** Publishes n messages, retrying while the outbox is full; records what was accepted. */
-async function stream(get: () => MqttClient, topic: string, qos: 1 | 2, n: number, accepted: string[], stop: { paused: boolean }): Promise<void> {
+/**
+ * Publishes n messages; when the outbox is full (or the stream is paused) it waits for the client's
+ * onDrain (or the pause to change), never for a time. Records what was accepted.
+ */
+async function stream(get: () => MqttClient, topic: string, qos: 1 | 2, n: number, accepted: string[], pause: Pause): Promise<void> {
   for (let i = 0; i < n; ) {
-    if (stop.paused) {
-      await sleep(5);
+    if (pause.paused) {
+      await retry.next();
       continue;
     }
     const payload = `${i}`;
     if (get().publish(topic, payload, { qos }) > 0) {
       accepted.push(`${topic}|${payload}`);
       i++;
-      if (i % 25 === 0) await sleep(1);
-    } else await sleep(5);
+      if (i % 25 === 0) await turn(); // let the socket and the broker move
+    } else await retry.next(); // onDrain comes from a later socket or timer callback, never inside publish()
   }
+}
+
+/** Publishes an end marker on each topic from the device and waits until the subscriber has them all. */
+async function endMarkers(c: MqttClient, counts: Map<string, number>, topics: Array<[string, 1 | 2]>): Promise<void> {
+  for (const [topic, qos] of topics) assert.ok(c.publish(topic, "end", { qos }) > 0);
+  await until(() => topics.every(([topic]) => counts.has(`${topic}|end`)), "the end markers at the subscriber");
 }
 
 function summary(counts: Map<string, number>, accepted: string[]): { missing: string[]; duplicated: string[] } {
@@ -152,7 +176,7 @@ async function persistentRun(tag: string, faults: Array<(c: MqttClient, logs: st
   };
   const N = 2000;
   const accepted: string[] = [];
-  const pause = { paused: false };
+  const pause = new Pause();
   const streams = Promise.all([
     stream(() => c, `${tag}/q1`, 1, N, accepted, pause),
     stream(() => c, `${tag}/q2`, 2, N, accepted, pause),
@@ -178,7 +202,9 @@ async function persistentRun(tag: string, faults: Array<(c: MqttClient, logs: st
     throw new Error(`${e.message}: missing ${s.missing.length} e.g. ${s.missing.slice(0, 5).join(",")}\n${logs.slice(-30).join("\n")}`);
   });
   await until(() => c.outbox.length === 0, "outbox drained");
-  await sleep(300);
+  // Per-topic order at the broker [MQTT-4.6.0-5]: once the markers are in, any duplicate of an
+  // earlier message (a DUP resend, a broker re-delivery after restart) has arrived too.
+  await endMarkers(c, counts, [[`${tag}/q1`, 1], [`${tag}/q2`, 2]]);
   assert.ok(sub.connected);
   nodeLane.link.onTraffic = undefined;
   const { missing, duplicated } = summary(counts, accepted);
@@ -220,8 +246,9 @@ test("persistent session through cut, reset, blackhole+reset, silent blackhole a
     async () => proxy.cut(),
     async () => proxy.reset(),
     async () => {
+      const before = proxy.dropped.up;
       proxy.blackhole(true);
-      await sleep(300);
+      await until(() => proxy.dropped.up > before, "device bytes lost in the blackhole");
       proxy.reset();
       proxy.blackhole(false);
     },
@@ -265,12 +292,27 @@ test("clean session (OneNET mode) through cuts and a broker restart: QoS 1 none 
   const c = device({ clean: true, clientId: "dev-clean" }, logs);
   const commands: string[] = [];
   c.onMessage = (topic, payload) => commands.push(`${topic}:${Buffer.from(payload).toString()}`);
+  // SUBSCRIBE and SUBACK per connection, from the lane's TCP tap: restored subscriptions are in
+  // place once every SUBSCRIBE on the current connection is acknowledged.
+  let current = 0;
+  const subscribes = new Map<number, number>();
+  const subacks = new Map<number, number>();
+  const decoders = new Map<string, Decoder>();
+  nodeLane.link.onTraffic = (direction, id, bytes) => {
+    let d = decoders.get(`${direction}${id}`);
+    if (!d) decoders.set(`${direction}${id}`, (d = new Decoder()));
+    for (const p of d.push(bytes.slice())) {
+      if (direction === "out" && p.cmd === "connect") current = id;
+      if (direction === "out" && p.cmd === "subscribe") subscribes.set(id, (subscribes.get(id) ?? 0) + 1);
+      if (direction === "in" && p.cmd === "suback") subacks.set(id, (subacks.get(id) ?? 0) + 1);
+    }
+  };
   c.connect();
   await until(() => c.connected, "first CONNACK");
   c.subscribe(["cmdb/a", "cmdb/b/#"], { qos: 1 });
   const N = 2000;
   const accepted: string[] = [];
-  const pause = { paused: false };
+  const pause = new Pause();
   const run = stream(() => c, "c/q1", 1, N, accepted, pause);
   const progress = (fraction: number) => until(() => counts.size >= fraction * N, `${fraction * 100}% at the subscriber`, 60000);
   const midStream = (): void => assert.ok(accepted.length < N && c.outbox.length > 0, `fault mid-stream: accepted=${accepted.length}`);
@@ -287,8 +329,11 @@ test("clean session (OneNET mode) through cuts and a broker restart: QoS 1 none 
   await until(() => summary(counts, accepted).missing.length === 0, "every accepted message at the subscriber", 60000);
   assert.deepEqual(summary(counts, accepted).missing, []);
   // Subscriptions were restored by the client after each clean reconnect.
-  await until(() => c.connected && c.outbox.length === 0, "settled");
-  await sleep(200);
+  await until(
+    () => c.connected && c.outbox.length === 0 && (subscribes.get(current) ?? 0) > 0 && subacks.get(current) === subscribes.get(current),
+    "subscriptions restored on the current connection (SUBACK)",
+  );
+  nodeLane.link.onTraffic = undefined;
   const pub = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, protocolVersion: 4 });
   peers.push(pub);
   await pub.publishAsync("cmdb/a", "1", { qos: 1 });
@@ -309,12 +354,13 @@ test("reboot mid-stream: nothing accepted into the persisted outbox is lost (pre
   c.connect();
   const N = 1500;
   const accepted: string[] = [];
-  const pause = { paused: false };
+  const pause = new Pause();
   const run = stream(() => c, "r/q1", 1, N, accepted, pause);
   await until(() => counts.size >= 300, "30% at the subscriber", 60000);
   // Hold the link so messages pile up unacknowledged, then pull the plug.
+  const lost = proxy.dropped.up;
   proxy.blackhole(true);
-  await sleep(200);
+  await until(() => proxy.dropped.up > lost && c.outbox.length >= 100, "messages sent into the void and piling up");
   pause.paused = true;
   const held = c.outbox.length;
   nodeLane.link.destroyAll(); // the board loses power: no FIN, no DISCONNECT reaches anyone

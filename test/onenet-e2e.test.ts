@@ -18,6 +18,8 @@ import { OneNetDevice, type ReplyInfo } from "../onenet/device.ts";
 import { parseConfig } from "../onenet/config.ts";
 import { SILENT } from "../lib/log.ts";
 import { logTo } from "./portable/logger.ts";
+import { FaultProxy } from "./helpers/fault-proxy.ts";
+import { until } from "./helpers/wait.ts";
 
 const PRODUCT = "Pr0duct01";
 const DEVICE = "dev-1";
@@ -112,6 +114,15 @@ function runDevice(device: OneNetDevice, port: number) {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const sentAt: number[] = [];
+  /** Control packets the device wrote, in order ("connect", "subscribe", "publish", ...). */
+  const wrote: string[] = [];
+  /** CONNACK return codes of refused logins, as the session reported them. */
+  const refused: number[] = [];
+  const write = (packet: Parameters<typeof encode>[0]): void => {
+    if (!socket) return;
+    wrote.push(packet.cmd);
+    socket.write(encode(packet));
+  };
   (device as unknown as { linkSentAt: number[] }).linkSentAt = sentAt;
 
   function pump(): void {
@@ -119,7 +130,7 @@ function runDevice(device: OneNetDevice, port: number) {
     const t = now();
     session.handleTimeout(t);
     let next = device.service(t);
-    for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) socket?.write(encode(packet));
+    for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) write(packet);
     for (let e = session.pollEvent(); e; e = session.pollEvent()) {
       if (e.type === "open") {
         const decoder = new Decoder();
@@ -148,8 +159,9 @@ function runDevice(device: OneNetDevice, port: number) {
       } else if (e.type === "connect") device.onConnected(now());
       else if (e.type === "offline") device.onDisconnected(now());
       else if (e.type === "message") device.onMessage(e.packet.topic, e.packet.payload, now());
+      else if (e.type === "refused") refused.push(e.returnCode);
     }
-    for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) socket?.write(encode(packet));
+    for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) write(packet);
     next = Math.min(next, device.service(now()));
     const d = session.nextDeadline();
     if (d >= 0) next = Math.min(next, d);
@@ -173,20 +185,14 @@ function runDevice(device: OneNetDevice, port: number) {
     link,
     pump,
     sentAt,
+    wrote,
+    refused,
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       socket?.destroy();
     },
   };
-}
-
-async function until(what: string, cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced posts, replies, set, get", async () => {
@@ -232,8 +238,8 @@ test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced
   const run = runDevice(device, platform.port);
   link = run.link;
   try {
-    await until("connect", () => device.connected);
-    await until("subscriptions", () => platform.subscriptions.length >= 4);
+    await until(() => device.connected, "connect");
+    await until(() => platform.subscriptions.length >= 4, "subscriptions");
     assert.deepEqual(platform.connects[0], { clientId: DEVICE, clean: true, keepalive: 60, will: false });
     assert.deepEqual(platform.subscriptions.sort(), device.topics.subscriptions().sort());
 
@@ -242,8 +248,8 @@ test("device <-> aedes with MQTT.js as the platform: login, subscriptions, paced
     device.report({ bogus: 1 }, 0);
     device.postEvent("alarm", { code: 7, msg: "sensor lost" }, 0);
     run.pump();
-    await until("4 posts", () => uplink.length >= 4);
-    await until("4 replies", () => replies.length >= 4);
+    await until(() => uplink.length >= 4, "4 posts");
+    await until(() => replies.length >= 4, "4 replies");
     assert.deepEqual(uplink.map((u) => u.json.id), ["1", "2", "3", "4"]);
     assert.ok(uplink.every((u) => u.qos === 1));
     assert.deepEqual((uplink[0].json.params as Record<string, { value: number }>).temp.value, 21.5);
@@ -290,9 +296,13 @@ test("a wrong device key is refused by the platform's token check (CONNACK 4); t
   const run = runDevice(device, platform.port);
   link = run.link;
   try {
-    await until("a connect attempt", () => platform.connects.length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
+    device.report({ uptime: 1 }, 0); // waiting in the outbox: it must not go out on a refused login
+    run.pump();
+    await until(() => run.refused.length >= 1, "the refusal");
+    assert.deepEqual(run.refused, [4], "the session saw CONNACK return code 4 (bad user name or password)");
     assert.equal(device.connected, false);
+    // Everything the device wrote on that connection was written before the CONNACK was handled.
+    assert.deepEqual(run.wrote, ["connect"], "nothing but CONNECT went out: no SUBSCRIBE, no PUBLISH");
     assert.equal(platform.subscriptions.length, 0);
   } finally {
     run.stop();
@@ -300,44 +310,66 @@ test("a wrong device key is refused by the platform's token check (CONNACK 4); t
   }
 });
 
-test("link fault: the broker drops the connection mid-stream; every report arrives with its original id and time", async () => {
+test("link fault: acknowledgements lost, then the broker drops the connection; the unacknowledged reports are resent with their original id and time, every report arrives", async () => {
   const platform = await startPlatform();
+  const proxy = new FaultProxy(platform.port);
+  await proxy.listen();
   const cloud = await mqtt.connectAsync(`mqtt://127.0.0.1:${platform.port}`, { clientId: "platform", reconnectPeriod: 0 });
   const seen = new Map<string, string>(); // id -> payload as first seen
-  const again: string[] = [];
+  const again: { id: string; same: boolean }[] = [];
   await cloud.subscribeAsync(`${PREFIX}thing/property/post`, { qos: 1 });
   cloud.on("message", (topic, payload) => {
     const json = JSON.parse(payload.toString()) as { id: string };
     const before = seen.get(json.id);
     if (before === undefined) seen.set(json.id, payload.toString());
-    else again.push(json.id + (payload.toString() === before ? "" : " CHANGED"));
+    else again.push({ id: json.id, same: payload.toString() === before });
     void cloud.publishAsync(`${topic}/reply`, JSON.stringify({ id: json.id, code: 200, msg: "success" }));
   });
-  const config = parseConfig({ product: PRODUCT, device: DEVICE, key: KEY, port: String(platform.port) });
+  const T0 = 1700000000000;
+  let clock = T0;
+  const config = parseConfig({ product: PRODUCT, device: DEVICE, key: KEY, port: String(proxy.port) });
   let link: ReturnType<typeof runDevice>["link"] | undefined;
   const device = new OneNetDevice({
     config,
     link: { publish: (t, p, q, r) => link!.publish(t, p, q, r), subscribe: (t, q) => link!.subscribe(t, q), restoresSubscriptions: true },
-    epochMs: () => 1700000000000 + seen.size,
+    epochMs: () => clock,
     log: SILENT,
     pacingMs: 100, // faster than the platform's 1/s, to keep this test short; pacing is tested above
   });
-  const run = runDevice(device, platform.port);
+  const run = runDevice(device, proxy.port);
   link = run.link;
   try {
-    await until("connect", () => device.connected);
-    for (let i = 0; i < 12; i++) device.report({ uptime: i }, 0);
+    await until(() => device.connected, "connect");
+    for (let i = 1; i <= 12; i++) {
+      clock = T0 + i * 1000; // the device's clock when report i is made
+      device.report({ uptime: i }, 0);
+    }
     run.pump();
-    await until("first reports", () => seen.size >= 4);
-    // the platform side cuts the device's TCP connection (as a Wi-Fi drop or broker restart would)
+    await until(() => seen.size >= 4, "first reports");
+    // The broker keeps taking reports, but its PUBACKs (and replies) no longer reach the device.
+    proxy.dropDownstream(true);
+    const takenBlind = seen.size;
+    await until(() => seen.size >= takenBlind + 2 && proxy.dropped.down > 0, "two reports taken without an acknowledgement");
+    // The first of these may have had its PUBACK pass just before the drop began; from the second on
+    // (sent a pacing gap later) no acknowledgement can have reached the device.
+    const unacked = [...seen.keys()].slice(takenBlind + 1);
+    // The platform side cuts the device's TCP connection (as a broker restart would).
     platform.dropDevice();
-    await until("the device to reconnect", () => platform.connects.length >= 2);
-    await until("all 12 reports", () => seen.size >= 12, 30000);
-    assert.ok(again.every((a) => !a.endsWith("CHANGED")), `a resend keeps id and time: ${again.join(",")}`);
+    proxy.dropDownstream(false);
+    await until(() => platform.connects.length >= 2, "the device to reconnect");
+    await until(() => seen.size >= 12, "all 12 reports", 30000);
+    await until(() => unacked.every((id) => again.some((a) => a.id === id)), "the unacknowledged reports again");
+    assert.ok(again.length >= 1, "reports were resent");
+    for (const a of again) assert.ok(a.same, `resend of ${a.id} is the original message (same id and time)`);
     assert.deepEqual([...seen.keys()].sort((a, b) => Number(a) - Number(b)), Array.from({ length: 12 }, (_, i) => String(i + 1)));
+    for (const [id, payload] of seen) {
+      const json = JSON.parse(payload) as { params: { uptime: { value: number; time: number } } };
+      assert.deepEqual(json.params.uptime, { value: Number(id), time: T0 + Number(id) * 1000 }, `report ${id} carries the time it was made`);
+    }
   } finally {
     run.stop();
     await cloud.endAsync();
+    await proxy.close();
     await platform.close();
   }
 });

@@ -7,7 +7,9 @@
 //                      takes messages whose acknowledgements never arrive;
 //   refuse(true)       new connections are accepted and destroyed at once (connection refused-like);
 //   silent(true)       new connections are accepted but never forwarded (a broker that never answers).
-// Every connection is counted; `connections` tells how many the client made.
+// Every connection is counted; `connections` tells how many the client made, `refused` how many of
+// them refuse() turned away, and `dropped` how many bytes each direction lost to blackhole() or
+// dropDownstream(): tests wait on these to know that a fault actually hit traffic.
 import { createServer, connect, type Server, type Socket } from "node:net";
 
 interface Pair {
@@ -20,6 +22,8 @@ export class FaultProxy {
   readonly targetHost: string;
   port = 0;
   connections = 0;
+  refused = 0;
+  readonly dropped = { up: 0, down: 0 };
   #server: Server;
   #pairs = new Set<Pair>();
   #blackhole = false;
@@ -44,6 +48,7 @@ export class FaultProxy {
     this.connections++;
     client.setNoDelay(true);
     if (this.#refuse) {
+      this.refused++;
       client.resetAndDestroy();
       return;
     }
@@ -64,9 +69,11 @@ export class FaultProxy {
     upstream.on("close", drop);
     client.on("data", (d: Buffer) => {
       if (!this.#blackhole) upstream.write(d);
+      else this.dropped.up += d.length;
     });
     upstream.on("data", (d: Buffer) => {
       if (!this.#blackhole && !this.#dropDownstream) client.write(d);
+      else this.dropped.down += d.length;
     });
   }
 

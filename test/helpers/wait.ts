@@ -9,3 +9,24 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Something tests wait on without polling or sleeping: next() resolves at the following notify()
+ * (every waiter at once). Wire notify() to the callback that means "try again" (e.g. onDrain).
+ */
+export class Signal {
+  #waiters: Array<() => void> = [];
+
+  next(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Lets pending I/O callbacks run (one turn of the event loop), without waiting for any time. */
+export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
