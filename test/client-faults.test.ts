@@ -347,9 +347,10 @@ test("clean session (OneNET mode) through cuts and a broker restart: QoS 1 none 
 test("reboot mid-stream: nothing accepted into the persisted outbox is lost (preference storage)", async () => {
   const { counts } = await counter("sub-reboot", "r/#");
   const logs: string[] = [];
-  const storage = new PreferenceStorage("mqtt-test", 400);
+  // 150 slots: what fits in the board's 24 KB NVS partition (the preference shim refuses more, as NVS does).
+  const storage = new PreferenceStorage("mqtt-test", 150);
   const make = (): MqttClient =>
-    device({ clean: true, clientId: "dev-reboot", outbox: new Outbox({ storage, maxMessages: 400, maxBytes: 200_000 }) }, logs);
+    device({ clean: true, clientId: "dev-reboot", outbox: new Outbox({ storage, maxMessages: 150, maxBytes: 200_000 }) }, logs);
   let c = make();
   c.connect();
   const N = 1500;

@@ -5,7 +5,7 @@
 // id and its original time (docs/onenet.md: "the reply's id tells which posts arrived").
 //
 // Two independent records are compared: what the device put on the wire (the Node lane's TCP tap,
-// decoded with mqtt/codec) and what the emulator accepted (its "post"/"property" events and its own
+// decoded with mqtt/decode) and what the emulator accepted (its "post"/"property" events and its own
 // resend detection in the device log).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import { nodeLane } from "../tools/sim/node-lane.ts";
 import { startEmulator, tokenSignature, type EmulatorEvent } from "../tools/emulator/index.ts";
 import { OneNetClient } from "../onenet/client.ts";
 import { parseConfig, DEFAULT_ET } from "../onenet/config.ts";
-import { Decoder } from "../mqtt/codec.ts";
+import { Decoder } from "../mqtt/decode.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
 import { until } from "./helpers/wait.ts";
 import { logTo } from "./portable/logger.ts";
