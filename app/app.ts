@@ -104,7 +104,7 @@ export default class App {
       sensors.detect();
       this.sensors = sensors;
     });
-    this.board = new Board(this.wifi);
+    this.board = new Board(this.wifi, parts.uptime);
 
     // The OneNET device on our MQTT client: login from the config, subscriptions, 1 message/s pacing,
     // reply correlation; QoS 1 reports kept in a small outbox in flash.

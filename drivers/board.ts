@@ -7,10 +7,12 @@
 //   ESP32). Only instrumented builds (debug, or -i) have instrumentation; a release build answers
 //   undefined. The desktop simulators register no source for it (build/simulators/modules/screen.c
 //   sets the XS heap figures only), so it reads 0, which no running board does: 0 is omitted too.
-// - `uptime` (s since the firmware started): counted from the ticks at construction, because
-//   Time.ticks counts from boot on the ESP32 but from the epoch on the lin simulator.
+// - `uptime` (s since the firmware started): from the app's Uptime clock (lib/time.ts), because
+//   Time.ticks on the ESP32 turns negative after 24.8 days and wraps after 49.7, and counts from the
+//   epoch on the lin simulator.
 import Instrumentation from "instrumentation";
 import Time from "time";
+import { Uptime } from "../lib/time";
 
 export interface BoardReadings {
   rssi?: number;
@@ -26,11 +28,11 @@ export interface RssiSource {
 export default class Board {
   readonly #wifi: RssiSource | undefined;
   readonly #heapId: number | undefined;
-  readonly #startTicks: number;
+  readonly #uptime: Uptime;
 
-  constructor(wifi?: RssiSource, startTicks: number = Time.ticks) {
+  constructor(wifi?: RssiSource, uptime: Uptime = new Uptime(() => Time.ticks)) {
     this.#wifi = wifi;
-    this.#startTicks = startTicks;
+    this.#uptime = uptime;
     this.#heapId = Instrumentation.map("System Free Memory");
   }
 
@@ -41,7 +43,7 @@ export default class Board {
     const heap = this.#heapId === undefined ? undefined : Instrumentation.get(this.#heapId);
     if (typeof heap === "number" && heap > 0) into.heap = Math.floor(heap);
     else delete into.heap;
-    into.uptime = Math.floor((Time.ticks - this.#startTicks) / 1000);
+    into.uptime = Math.floor(this.#uptime.now() / 1000);
     return into;
   }
 }

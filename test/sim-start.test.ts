@@ -146,6 +146,19 @@ test("without host=, it starts the local OneNET emulator and boots main.ts point
   assert.equal(await exitOf(run), 0);
 });
 
+test("ticks=<n> starts the board's counter anywhere: reports go on across the ESP32 sign flip (2^31 ms) with uptime counting on", async () => {
+  // The counter turns negative 1.5 s after boot; reports every second must keep coming after that.
+  const run = start([`flash=${join(dir, "ticks.json")}`, "ticks=2147482148", "interval=1"]);
+  await until(() => /^\[sim\] board ticks start at 2147482148$/m.test(run.stdout()), "the ticks banner", run);
+  await until(() => /INFO app: report id=\d+ .*uptime=[4-9] /.test(run.stdout()), "a report 4 s after boot, past the flip", run);
+  const uptimes = [...run.stdout().matchAll(/INFO app: report id=\d+ .*uptime=(-?\d+) /g)].map((m) => Number(m[1]));
+  assert.ok(uptimes.every((u, i) => u >= 0 && (i === 0 || u >= uptimes[i - 1])), `uptime never negative, never backwards: ${uptimes.join(",")}`);
+  assert.ok(!/ERROR/.test(run.stdout()), run.stdout());
+  run.child.kill("SIGINT");
+  assert.equal(await exitOf(run), 0);
+  assert.match(await usageError(["ticks=-1"]), /ticks must be a whole number 0\.\.4294967295/);
+});
+
 test("secrets from config=<file> and ONENET_KEY / WIFI_PASSWORD: used (the device logs in), never printed, *** in the banner", async () => {
   const fileKey = randomBytes(32).toString("base64");
   const envKey = randomBytes(32).toString("base64");

@@ -19,6 +19,7 @@ import SHT3x, { sht3xHumidity, sht3xTemperature } from "../../drivers/sht3x";
 import BMP280, { bmp280Compensate, bmp280ParseCalibration } from "../../drivers/bmp280";
 import Sensors from "../../drivers/sensors";
 import Board from "../../drivers/board";
+import { Uptime } from "../../lib/time";
 import SimulatedSensor from "../../platform/sim/sensor";
 import { checkValue, DEFAULT_MODEL } from "../../onenet/model";
 import { formatLine } from "../../lib/log";
@@ -680,10 +681,16 @@ suite("sim: scripted environment", (test) => {
 });
 
 suite("drivers: board data", (test) => {
-  test("uptime in whole seconds since start (not raw ticks, which count from the epoch on lin); rssi only from a live source; heap from instrumentation when present", () => {
+  test("uptime in whole seconds since start from the app's Uptime clock, right across the tick sign flip; rssi only from a live source; heap from instrumentation when present", () => {
     const none = new Board().read();
     assert.equal(none.uptime, 0);
-    assert.equal(new Board(undefined, host().ticks() - 5999).read().uptime, 5);
+    let board = 2147480000; // 3.6 s before the ESP32 tick turns negative
+    const clock = new Uptime(() => board | 0);
+    const flipping = new Board(undefined, clock);
+    board += 5999;
+    assert.equal(flipping.read().uptime, 5);
+    board += 24 * 86400_000; // far past the flip and the wrap of the 32-bit counter
+    assert.equal(flipping.read().uptime, 5 + 24 * 86400);
     assert.equal("rssi" in none, false);
     assert.ok(none.heap === undefined || (Number.isInteger(none.heap) && none.heap > 0));
     const source = { rssi: -61 as number | undefined };

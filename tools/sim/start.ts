@@ -40,7 +40,7 @@ export const LAUNCH_KEYS = ["entry", "flash", "fresh", "emulator-http", "config"
  * mc/config keys read outside app/config.ts: the board name (app/info.ts) and the simulated world
  * (tools/sim/devices/world.ts). test/sim-start.test.ts checks those files read no others.
  */
-export const KEYS_OF_THE_SIMULATED_BOARD = ["board", "sensors", "seed", "aht20_uncalibrated"] as const;
+export const KEYS_OF_THE_SIMULATED_BOARD = ["board", "sensors", "seed", "aht20_uncalibrated", "ticks"] as const;
 
 /** Environment variables for secrets, and the key each one sets. */
 export const SECRET_ENV = { ONENET_KEY: "key", WIFI_PASSWORD: "password" } as const;
@@ -220,6 +220,10 @@ export function parseArgs(argv: readonly string[], env: { readonly [name: string
     if ((LAUNCH_KEYS as readonly string[]).includes(name)) sim[name] = value;
     else config[name] = value;
   }
+  const ticks = config.ticks;
+  if (ticks !== undefined && !(/^\d{1,10}$/.test(ticks) && Number(ticks) <= 0xffffffff)) {
+    throw new UsageError("ticks must be a whole number 0..4294967295 (where the board's millisecond counter starts)");
+  }
   return { config, sim };
 }
 
@@ -319,6 +323,10 @@ export async function main(argv: string[], env: { readonly [name: string]: strin
   if (sim.fresh === "1") rmSync(flash, { force: true });
   const entry = sim.entry ?? FIRMWARE;
   out(`[sim] flash: ${flash}${sim.fresh === "1" ? " (emptied: fresh=1)" : " (fresh=1 empties it)"}`);
+  // The board's millisecond counter (tools/sim/modules/time.ts): ticks=2147470000 reaches the ESP32's
+  // sign flip 13 s after boot, ticks=4294950000 its wrap.
+  const ticks = config.ticks === undefined ? 0 : Number(config.ticks);
+  out(`[sim] board ticks start at ${ticks}${ticks >= 2 ** 31 ? " (past the sign flip: Time.ticks is negative)" : ""}`);
   out(`[sim] booting ${entry} in XS: ${shown(config)}`);
 
   let lane: XsLane | undefined;
