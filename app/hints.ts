@@ -1,5 +1,5 @@
 // What to check when OneNET refuses the login, by CONNACK return code [MQTT-3.2.2.3]. OneNET answers
-// bad credentials with 4; the console's device log gives the exact reason (facts/onenet.md).
+// bad credentials with 4; the console's device log gives the exact reason (docs/onenet.md).
 
 export const CONNACK_HINTS: { readonly [code: number]: string } = Object.freeze({
   1: "the broker does not speak MQTT 3.1.1: is host/port a OneNET MQTT endpoint?",

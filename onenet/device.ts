@@ -1,6 +1,6 @@
 // The OneNET device profile on top of an MQTT client: login options (token), subscriptions after
 // CONNACK, paced uplink, property post with reply correlation by id, property set/get handling, event
-// post, and the platform's guards (facts/onenet.md).
+// post, and the platform's guards (docs/onenet.md).
 //
 // Sans-I/O like mqtt/session: it never touches a socket, timer or clock. The caller passes `now`
 // (monotonic ms), calls service(now) when the returned deadline comes, and gives it a link that hands

@@ -1,7 +1,7 @@
 // The OneNET device token (the MQTT password), computed on the device from the device key:
 //   version=2018-10-31&res=<res>&et=<et>&method=<method>&sign=<sign>
 // sign = base64(HMAC-<method>(base64decode(key), et + "\n" + method + "\n" + res + "\n" + version)),
-// with `res` and `sign` URL-encoded in the final string (facts/onenet.md, "Token").
+// with `res` and `sign` URL-encoded in the final string (docs/onenet.md, "Token").
 
 import { Digest } from "crypt";
 import HMAC from "hmac";

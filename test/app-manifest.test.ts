@@ -6,7 +6,7 @@
 // - our declaration files must all reach mcconfig's TypeScript, and every module they declare must have
 //   the SDK's own typing for it removed ("~"), or tsc reports duplicate identifiers (checked with the
 //   SDK 8.2.3 lin build: socket, base64, crypt, mc/config, embedded:io/i2c all clash);
-// - esp32 must drop the SDK's setup/network (facts/moddable.md) and keep its JS memory within the board.
+// - esp32 must drop the SDK's setup/network (docs/moddable.md) and keep its JS memory within the board.
 // Module specifiers follow XS: "./x" imported from "onenet/device" is "onenet/x".
 import { test } from "node:test";
 import assert from "node:assert/strict";

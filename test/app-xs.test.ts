@@ -1,6 +1,6 @@
 // The app (main.ts) as it runs on the board, inside the real XS engine (sim/xs-lane.ts) with the
 // simulated Wi-Fi, sensors and flash, against the local OneNET emulator (emulator/index.ts, which
-// checks the token and answers like the platform, facts/onenet.md). Pins the issue's boot contract:
+// checks the token and answers like the platform, docs/onenet.md). Pins the issue's boot contract:
 // bad config stops boot with one line naming each key and idles (no crash, no reboot loop); a good
 // config reports; the writable `interval` (persisted across a reboot) and `led` obey property set
 // (OneJSON set_reply code 200, or 100 naming what was refused) and property get; every device line has

@@ -1,6 +1,6 @@
 // OneNetClient (onenet/client.ts: the OneNET profile on mqtt/client.ts with the sim's socket, timer
 // and time shims, real clock) against the local OneNET emulator (emulator/, built on aedes), which
-// enforces the platform's rules (facts/onenet.md): token login, OneJSON checked against
+// enforces the platform's rules (docs/onenet.md): token login, OneJSON checked against
 // onenet/thing-model.json, 1 message/s uplink, downlink only on subscribed topics.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";

@@ -15,7 +15,7 @@ import { utf8Decode, utf8Encode } from "../../lib/utf8";
 import { SILENT } from "../../lib/log";
 import { logTo } from "./logger";
 
-// facts/onenet.md, "Token": the worked example from OneNET's documentation.
+// docs/onenet.md, "Token": the worked example from OneNET's documentation.
 const DOC = { product: "EJyXIoGn8p", device: "test", key: "l3Vdt0EVyzPFR3kZs2XpQzn5v3Ht2VlvATmXxV0zdak=", et: 1596067735 };
 
 const CONFIG: OneNetConfig = parseConfig({ product: "EJyXIoGn8p", device: "test", key: DOC.key });
