@@ -461,6 +461,14 @@ export class OneNetDevice {
     this.#options.onReply?.({ id: r.id, code: r.code, msg: r.msg, kind: what, meaning });
   }
 
+  /** A request that is not the platform's OneJSON: logged, and answered 100 when its id could be read. */
+  #badRequest(kind: string, topic: string, e: unknown): void {
+    const why = (e as Error).message;
+    this.#log("WARN", `bad property ${kind}: ${why}`);
+    const id = e instanceof PayloadError ? e.id : undefined;
+    if (id !== undefined) this.#queueReply(topic, id, 100, `bad request: ${why}`);
+  }
+
   #onSet(payload: Uint8Array): void {
     this.stats.sets++;
     const topic = this.topics.propertySetReply;
@@ -468,10 +476,7 @@ export class OneNetDevice {
     try {
       request = parseSet(payload);
     } catch (e) {
-      const id = e instanceof PayloadError ? e.id : undefined;
-      const why = (e as Error).message;
-      this.#log("WARN", `bad property set: ${why}`);
-      if (id !== undefined) this.#queueReply(topic, id, 100, `bad request: ${why}`);
+      this.#badRequest("set", topic, e);
       return;
     }
     const refused: string[] = [];
@@ -531,10 +536,7 @@ export class OneNetDevice {
     try {
       request = parseGet(payload);
     } catch (e) {
-      const id = e instanceof PayloadError ? e.id : undefined;
-      const why = (e as Error).message;
-      this.#log("WARN", `bad property get: ${why}`);
-      if (id !== undefined) this.#queueReply(topic, id, 100, `bad request: ${why}`);
+      this.#badRequest("get", topic, e);
       return;
     }
     const data: { [identifier: string]: unknown } = {};
