@@ -28,7 +28,7 @@ export default async function bench(report: Report): Promise<void> {
     const time = 1700000000000;
     const sent = [];
     const link = { publish(t, p) { sent.length = 0; sent.push(p); }, subscribe() {} };
-    const device = new OneNetDevice({ config: parseConfig({ product: "EJyXIoGn8p", device: "test", key }), link, onSet: () => true, log: () => {} });
+    const device = new OneNetDevice({ config: parseConfig({ product: "EJyXIoGn8p", device: "test", key }), link, onSet: () => true });
     device.onConnected(0);
     const set = utf8Encode('{"id":"42","version":"1.0","params":{"interval":30,"led":true}}');
     const topic = device.topics.propertySet;
