@@ -13,7 +13,7 @@ import { PreferenceStorage } from "../mqtt/storage.ts";
 import { Decoder } from "../mqtt/decode.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until } from "./helpers/wait.ts";
-import { logTo } from "./portable/logger.ts";
+import { lineLogger } from "./helpers/virtual-client.ts";
 
 let broker: Mosquitto;
 const clients: MqttClient[] = [];
@@ -66,7 +66,7 @@ function device(domain: string, options: Partial<ClientOptions>, logs: string[])
     clientId: "dev",
     storage: new PreferenceStorage(domain, 16),
     outboxMessages: 16,
-    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
+    log: lineLogger(logs),
     ...options,
   });
   clients.push(c);
@@ -77,6 +77,16 @@ function counting(c: MqttClient): { delivered: number[] } {
   const state = { delivered: [] as number[] };
   c.onDelivered = (seq) => state.delivered.push(seq);
   return state;
+}
+
+/** A device on a fresh virtual clock, started with the network down: what it accepts is offline. */
+function offlineDevice(domain: string, logs: string[], options: Partial<ClientOptions> = {}): { c: MqttClient; d: { delivered: number[] } } {
+  nodeLane.useVirtualClock();
+  const c = device(domain, options, logs);
+  const d = counting(c);
+  c.networkDown();
+  c.connect();
+  return { c, d };
 }
 
 test("online with a responsive broker: 20 QoS 1 reports, 10 s apart, cost 0 flash writes and 0 erases", async () => {
@@ -96,12 +106,8 @@ test("online with a responsive broker: 20 QoS 1 reports, 10 s apart, cost 0 flas
 });
 
 test("offline: each accepted report is written once, and erased once when the broker has it", async () => {
-  nodeLane.useVirtualClock();
   const logs: string[] = [];
-  const c = device("wear-off", {}, logs);
-  const d = counting(c);
-  c.networkDown();
-  c.connect();
+  const { c, d } = offlineDevice("wear-off", logs);
   for (let i = 0; i < 5; i++) assert.ok(c.publish("r/wear", `off${i}`, { qos: 1 }) > 0);
   assert.deepEqual(wear("wear-off"), { writes: 5, erases: 0, keys: 5 });
   c.networkUp();
@@ -111,12 +117,8 @@ test("offline: each accepted report is written once, and erased once when the br
 });
 
 test("an erase that fails at PUBACK (nvs erase fail) does not crash the client: warned, delivered, erased at the retry", async () => {
-  nodeLane.useVirtualClock();
   const logs: string[] = [];
-  const c = device("fail-del", {}, logs);
-  const d = counting(c);
-  c.networkDown();
-  c.connect();
+  const { c, d } = offlineDevice("fail-del", logs);
   for (let i = 0; i < 3; i++) c.publish("r/fail", `d${i}`, { qos: 1 });
   assert.equal(wear("fail-del").keys, 3);
   nodeLane.control("flash", "fail delete");
@@ -134,16 +136,13 @@ test("an erase that fails at PUBACK (nvs erase fail) does not crash the client: 
 });
 
 test("writes that fail (nvs set fail) keep every accepted message in memory: all delivered, stored once flash works", async () => {
-  nodeLane.useVirtualClock();
   const sub = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, protocolVersion: 4 });
   peers.push(sub);
   const got: string[] = [];
   sub.on("message", (_t, p) => got.push(p.toString()));
   await sub.subscribeAsync("r/set", { qos: 1 });
   const logs: string[] = [];
-  const c = device("fail-set", {}, logs);
-  c.networkDown();
-  c.connect();
+  const { c } = offlineDevice("fail-set", logs);
   nodeLane.control("flash", "fail set");
   for (let i = 0; i < 4; i++) assert.ok(c.publish("r/set", `s${i}`, { qos: 1 }) > 0, "accepted while flash fails");
   assert.equal(wear("fail-set").keys, 0);
@@ -158,11 +157,8 @@ test("writes that fail (nvs set fail) keep every accepted message in memory: all
 });
 
 test("re-flashed as another product: the old product's stored messages are not sent, the count is logged once", async () => {
-  nodeLane.useVirtualClock();
   const logsA: string[] = [];
-  const a = device("ident", { username: "productA" }, logsA);
-  a.networkDown();
-  a.connect();
+  const { c: a } = offlineDevice("ident", logsA, { username: "productA" });
   for (let i = 0; i < 3; i++) a.publish("$sys/productA/dev/thing/property/post", `a${i}`, { qos: 1 });
   assert.equal(wear("ident").keys, 3);
   a.end();

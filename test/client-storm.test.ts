@@ -11,7 +11,7 @@ import Time from "../tools/sim/modules/time.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
 import { Uptime } from "../lib/time.ts";
 import { until } from "./helpers/wait.ts";
-import { logTo } from "./portable/logger.ts";
+import { lineLogger } from "./helpers/virtual-client.ts";
 
 const CONNACK = Buffer.from([0x20, 2, 0, 0]);
 
@@ -63,7 +63,7 @@ async function run(ms: number, options: Partial<ClientOptions> = {}, onConnect?:
     keepalive: 0,
     random: () => 0.5, // jitter pinned: each delay is 3/4 of its nominal value
     uptime,
-    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
+    log: lineLogger(logs),
     ...options,
   });
   clients.push(c);

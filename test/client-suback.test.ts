@@ -9,7 +9,7 @@ import mqtt from "mqtt";
 import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient } from "../mqtt/client.ts";
 import { until } from "./helpers/wait.ts";
-import { logTo } from "./portable/logger.ts";
+import { lineLogger } from "./helpers/virtual-client.ts";
 
 let aedes: Aedes;
 let server: Server;
@@ -51,12 +51,27 @@ function device(logs: string[]): { c: MqttClient; commands: string[] } {
     keepalive: 0,
     random: () => 0.5, // jitter pinned: each delay is 3/4 of its nominal value
     subscribeRetryMin: 4000,
-    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
+    log: lineLogger(logs),
   });
   clients.push(c);
   const commands: string[] = [];
   c.onMessage = (topic, payload) => commands.push(`${topic}:${Buffer.from(payload).toString()}`);
   return { c, commands };
+}
+
+/** A connected device that asked for "cmd/#" while the broker refuses it `times` times; returns after the first refusal. */
+async function refusedDevice(times: number): Promise<{ c: MqttClient; commands: string[]; logs: string[]; refused: () => number }> {
+  nodeLane.useVirtualClock();
+  refusals = times;
+  asked = 0;
+  const logs: string[] = [];
+  const { c, commands } = device(logs);
+  c.connect();
+  await until(() => c.connected, "CONNACK");
+  c.subscribe("cmd/#", { qos: 0 });
+  const refused = () => logs.filter((l) => l.includes("subscription refused")).length;
+  await until(() => refused() >= 1, "the first refusal");
+  return { c, commands, logs, refused };
 }
 
 async function command(topic: string, text: string): Promise<void> {
@@ -66,16 +81,7 @@ async function command(topic: string, text: string): Promise<void> {
 }
 
 test("refused twice, then granted: asked again after 3 s and 6 s (backoff, each refusal logged), then commands arrive", async () => {
-  nodeLane.useVirtualClock();
-  refusals = 2;
-  asked = 0;
-  const logs: string[] = [];
-  const { c, commands } = device(logs);
-  c.connect();
-  await until(() => c.connected, "CONNACK");
-  c.subscribe("cmd/#", { qos: 0 });
-  const refused = () => logs.filter((l) => l.includes("subscription refused")).length;
-  await until(() => refused() >= 1, "the first refusal");
+  const { c, commands, logs, refused } = await refusedDevice(2);
   // Nominal 4 s then 8 s, at 3/4.
   for (const [i, delay] of [3000, 6000].entries()) {
     await nodeLane.advance(delay - 1);
@@ -92,15 +98,7 @@ test("refused twice, then granted: asked again after 3 s and 6 s (backoff, each 
 });
 
 test("refused, then the connection drops: the refused filter is restored on the new connection and granted there", async () => {
-  nodeLane.useVirtualClock();
-  refusals = 1;
-  asked = 0;
-  const logs: string[] = [];
-  const { c, commands } = device(logs);
-  c.connect();
-  await until(() => c.connected, "CONNACK");
-  c.subscribe("cmd/#", { qos: 0 });
-  await until(() => logs.some((l) => l.includes("subscription refused")), "the refusal");
+  const { c, commands } = await refusedDevice(1);
   nodeLane.link.reset(); // before the retry is due
   await until(() => !c.connected, "the drop");
   await nodeLane.advance(1000); // the reconnect (750 ms)
