@@ -248,8 +248,9 @@ export class Outbox {
     return entry;
   }
 
-  /** Removes the entry at `index` (and its stored record). */
-  removeAt(index: number): OutboxEntry {
+  /** Removes the entry at `index` (and its stored record) at time `now` (when known: it times a storage retry). */
+  removeAt(index: number, now?: number): OutboxEntry {
+    if (now !== undefined) this.#now = now;
     const entry = this.entries[index];
     this.entries.splice(index, 1);
     this.bytes -= entry.size;
@@ -270,7 +271,8 @@ export class Outbox {
   }
 
   /** Writes the entry's current state (message id, QUEUED/SENT/RELEASED) to storage, if it is stored. */
-  update(entry: OutboxEntry): void {
+  update(entry: OutboxEntry, now: number): void {
+    this.#now = now;
     const slot = entry.slot;
     if (slot < 0 || !this.storage) return;
     if (!this.#failing && this.#write(this.storage, slot, this.#record(entry))) return;

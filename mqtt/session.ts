@@ -640,7 +640,7 @@ export class Session {
       // The broker has no state of ours: in-flight messages go again as new messages (new ids, no DUP),
       // in their original order, and held inbound QoS 2 ids are forgotten [MQTT-3.1.2-6].
       this.#inbound.clear();
-      this.#resetInflight(true);
+      this.#resetInflight(true, now);
     }
     this.#event({ type: "connect", sessionPresent });
     if (resumed) {
@@ -667,7 +667,7 @@ export class Session {
    * Puts every in-flight message back in the queue: released identifiers, DUP cleared.
    * `all` false (at construction): QoS 2 messages that reached PUBREL keep their state and id.
    */
-  #resetInflight(all: boolean): void {
+  #resetInflight(all: boolean, now?: number): void {
     const entries = this.outbox.entries;
     this.#inflight = 0;
     for (const [id, owner] of this.#ids) if ("seq" in owner) this.#ids.delete(id);
@@ -688,7 +688,7 @@ export class Session {
       if (e.state === RELEASED) {
         // PUBREC came: the broker owns this QoS 2 message; publishing it again could deliver it twice
         // [MQTT-4.3.3-1]. Without the broker's session there is nothing to release: it is done.
-        this.outbox.removeAt(i);
+        this.outbox.removeAt(i, now);
         this.#log.log("INFO", "mqtt", "QoS 2 message past PUBREC counted delivered after session loss", { seq: e.seq });
         this.#event({ type: "delivered", seq: e.seq, qos: 2 });
         continue;
@@ -734,7 +734,6 @@ export class Session {
     }
     if (count) this.#log.log("INFO", "mqtt", "restoring subscriptions", { count });
     // Refused ones are among them: their SUBACK decides again (the retry backoff keeps growing).
-    this.#refusedSubs.clear();
     this.#subRetryAt = -1;
     // Restored subscriptions first, in the order they were made; then the app's waiting requests.
     this.#requests = restore.concat(requests);
@@ -745,6 +744,7 @@ export class Session {
   #retrySubscriptions(now: number): void {
     if (this.#subRetryAt < 0 || now < this.#subRetryAt) return;
     this.#subRetryAt = -1;
+    if (this.#refusedSubs.size === 0) return; // unsubscribed meanwhile
     const batches: Request[] = [];
     let batch: Request | undefined;
     for (const [topic, qos] of this.#refusedSubs) {
@@ -799,7 +799,7 @@ export class Session {
     while (this.#next < entries.length) {
       const e = entries[this.#next];
       if (e.qos === 0) {
-        outbox.removeAt(this.#next);
+        outbox.removeAt(this.#next, now);
         this.#send(e, now);
         this.#event({ type: "delivered", seq: e.seq, qos: 0 });
         continue;
@@ -812,7 +812,7 @@ export class Session {
       e.dup = false;
       this.#inflight++;
       this.#next++;
-      if (!this.clean) outbox.update(e); // a resumed session after a reboot needs the id
+      if (!this.clean) outbox.update(e, now); // a resumed session after a reboot needs the id
       this.#send(e, now);
     }
   }
@@ -827,7 +827,7 @@ export class Session {
     this.#ids.delete(messageId);
     const index = this.outbox.indexOf(owner);
     if (index >= 0) {
-      this.outbox.removeAt(index);
+      this.outbox.removeAt(index, now);
       if (index < this.#next) this.#next--;
     }
     this.#inflight--;
@@ -844,7 +844,7 @@ export class Session {
     if (owner.state === SENT) {
       owner.state = RELEASED;
       // Once PUBREC arrived the message must never be published again, only released [MQTT-4.3.3-1].
-      this.outbox.update(owner);
+      this.outbox.update(owner, now);
     }
     this.#send({ cmd: "pubrel", messageId }, now);
   }
@@ -900,11 +900,11 @@ export class Session {
         this.#log.log("WARN", "mqtt", "subscription refused by the broker", { topic, retry: wanted ? this.#subRetryAt - now : -1 });
       } else if (this.#refusedSubs.delete(topic)) {
         this.#log.log("INFO", "mqtt", "subscription granted after refusals", { topic });
+        if (this.#refusedSubs.size === 0) {
+          this.#subRetry.reset();
+          this.#subRetryAt = -1;
+        }
       }
-    }
-    if (this.#refusedSubs.size === 0) {
-      this.#subRetry.reset();
-      this.#subRetryAt = -1;
     }
     if (request.token !== INTERNAL) {
       this.#event({ type: "suback", token: request.token, topics: request.topics, granted });
