@@ -1,6 +1,6 @@
 // The sans-I/O MQTT session on a virtual clock: every case drives the session with packets and
 // time, and reads what it wants to send. Runs in Node (test/portable.test.ts) and inside XS.
-// Each case names the MQTT 3.1.1 statement (or the user complaint from facts/mqtt-anchors.md) it pins.
+// Each case names the MQTT 3.1.1 statement (or, as "anchor: ...", the field complaint) it pins.
 
 import { assert, suite } from "./harness";
 import { Session, MqttUsageError, type SessionEvent, type SessionOptions } from "../../mqtt/session";
