@@ -9,12 +9,12 @@
 // access point vanishes. That is this manager's job.
 //
 // On the board the manifest includes the `wifi` module and removes the SDK's setup/network (which
-// would join once, without retry, before main runs); see ../shared/facts/moddable.md.
+// would join once, without retry, before main runs); see docs/moddable.md.
 import WiFi from "wifi";
 import Net from "net";
 import Timer from "timer";
 import { SILENT, type Logger } from "../lib/log";
-import { Backoff } from "../lib/backoff";
+import { Backoff, hash32 } from "../lib/backoff";
 
 export type WiFiStatus = "stopped" | "connecting" | "associated" | "up" | "waiting";
 export type WiFiListener = (up: boolean) => void;
@@ -33,7 +33,10 @@ export interface WiFiManagerOptions {
   attemptTimeout?: number;
   /** Jitter fraction applied to each delay, 0..0.5 (default 0.2): delay * (1 ± jitter). */
   jitter?: number;
-  /** Seed of the jitter's generator (default: fixed), so runs are reproducible. */
+  /**
+   * Seed of the jitter's generator, for reproducible runs. Default: this device's own, from its MAC
+   * and Math.random, so a fleet that lost the same access point does not retry in step.
+   */
   seed?: number;
   onChange?: WiFiListener;
 }
@@ -73,7 +76,7 @@ export default class WiFiManager {
     const jitter = options.jitter ?? 0.2;
     if (!(jitter >= 0 && jitter <= 0.5)) throw new RangeError("wifi: jitter must be within 0..0.5");
     this.#backoff = new Backoff({ min: minBackoff, max: maxBackoff, low: 1 - jitter, high: 1 + jitter, random: () => this.#next() });
-    this.#random = (options.seed ?? 0x2545f491) >>> 0 || 1;
+    this.#random = (options.seed ?? deviceSeed()) >>> 0 || 1;
     if (options.onChange) this.#listeners.push(options.onChange);
   }
 
@@ -115,11 +118,6 @@ export default class WiFiManager {
 
   addListener(listener: WiFiListener): void {
     if (this.#listeners.indexOf(listener) < 0) this.#listeners.push(listener);
-  }
-
-  removeListener(listener: WiFiListener): void {
-    const i = this.#listeners.indexOf(listener);
-    if (i >= 0) this.#listeners.splice(i, 1);
   }
 
   start(): void {
@@ -250,6 +248,16 @@ export default class WiFiManager {
     this.#random = x >>> 0;
     return this.#random / 4294967296;
   }
+}
+
+/**
+ * A seed no other device shares: the MAC tells devices apart even if their random generators started
+ * alike, and Math.random (on the ESP32 Moddable's XS draws it from the hardware generator) tells
+ * boots apart.
+ */
+function deviceSeed(): number {
+  const mac = Net.get("MAC");
+  return (hash32(typeof mac === "string" ? mac : "") ^ Math.floor(Math.random() * 4294967296)) >>> 0;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -44,3 +44,14 @@ export class Backoff {
     this.#failures = 0;
   }
 }
+
+/**
+ * A 32-bit hash of a text (FNV-1a over its UTF-16 code units): spreads a device identity (a MAC, a
+ * client id) over the seed space of a jitter generator, and tags stored records with the identity
+ * they were made for. Not a cryptographic hash.
+ */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

@@ -13,7 +13,12 @@
 //   client.publish("$sys/pid/dev/thing/property/post", payload, { qos: 1 });
 //
 // The client reconnects by itself (backoff with jitter) until end(). Tell it about Wi-Fi with
-// networkDown() / networkUp(): while the network is down it does not try.
+// networkDown() / networkUp(): while the network is down it does not try. Tell it when the
+// connection has proved itself end to end with connectionProved(): only then does the backoff start
+// over (or after proveAfter, 60 s up).
+//
+// All its times come from one Uptime (lib/time): the board's Time.ticks turns negative after 24.8
+// days and wraps after 49.7, so raw ticks are never compared or subtracted here.
 
 import { Socket, type SocketMessage } from "socket";
 import Timer from "timer";
@@ -25,6 +30,7 @@ import type { GrantedQoS, Packet, PacketInput, PublishPacket, QoS, Subscription 
 import { MqttUsageError, Session, type SessionEvent, type SessionOptions } from "./session";
 import { Outbox, type OutboxStorage } from "./outbox";
 import { utf8Encode } from "../lib/utf8";
+import { Uptime } from "../lib/time";
 import { SILENT, type Fields, type Level, type Logger } from "../lib/log";
 
 export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
@@ -43,6 +49,10 @@ export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   outboxBytes?: number;
   /** Persist the outbox through this storage (see PreferenceStorage in ./storage). */
   storage?: OutboxStorage;
+  /** Store a message accepted online only once it has waited this long unacknowledged (ms, default 5000). */
+  persistAfter?: number;
+  /** The app's clock (default: one of its own over Time.ticks); give the app's so there is one. */
+  uptime?: Uptime;
   /** The app's logger; lines use area "mqtt". Default: silent. */
   log?: Logger;
   /** Log area (default "mqtt"). */
@@ -87,6 +97,7 @@ export class MqttClient {
   readonly #maxPacketSize: number | undefined;
   readonly #logger: Logger;
   readonly #area: string;
+  readonly #uptime: Uptime;
 
   #socket: Socket | undefined;
   #socketUp = false;
@@ -129,6 +140,7 @@ export class MqttClient {
     this.#maxPacketSize = options.maxPacketSize;
     this.#logger = options.log ?? SILENT;
     this.#area = options.area ?? "mqtt";
+    this.#uptime = options.uptime ?? new Uptime(() => Time.ticks);
     const warn = (message: string): void => this.#log("WARN", message);
     this.outbox =
       options.outbox ??
@@ -136,6 +148,7 @@ export class MqttClient {
         maxMessages: options.outboxMessages,
         maxBytes: options.outboxBytes,
         storage: options.storage,
+        persistAfter: options.persistAfter,
         warn,
       });
     this.session = new Session({
@@ -148,7 +161,7 @@ export class MqttClient {
       // removes it when repeatInterval is 0, even if rescheduled inside the callback): never reuse it.
       this.#timer = undefined;
       this.#timerAt = -1;
-      this.session.handleTimeout(Time.ticks);
+      this.session.handleTimeout(this.#uptime.now());
       this.#service();
     };
     this.#onSocket = (socket, message, value) => this.#socketEvent(socket, message, value);
@@ -160,7 +173,7 @@ export class MqttClient {
 
   /** Starts connecting (and keeps reconnecting until end()). */
   connect(): void {
-    this.session.start(Time.ticks);
+    this.session.start(this.#uptime.now());
     this.#service();
   }
 
@@ -181,7 +194,7 @@ export class MqttClient {
         : payload instanceof ArrayBuffer
           ? new Uint8Array(payload.slice(0))
           : payload.slice();
-    const seq = this.session.publish(topic, bytes, options?.qos ?? 0, options?.retain ?? false, Time.ticks);
+    const seq = this.session.publish(topic, bytes, options?.qos ?? 0, options?.retain ?? false, this.#uptime.now());
     if (seq === 0) this.#refusedSinceDrain = true;
     this.#service();
     return seq;
@@ -202,36 +215,44 @@ export class MqttClient {
         subscriptions.push(typeof t === "string" ? { topic: t, qos } : t);
       }
     } else throw new MqttUsageError("subscribe: topics must be a string or an array");
-    const token = this.session.subscribe(subscriptions, Time.ticks);
+    const token = this.session.subscribe(subscriptions, this.#uptime.now());
     if (callback) this.#subscribeCallbacks.set(token, callback);
     this.#service();
     return token;
   }
 
   unsubscribe(topics: string | string[], callback?: UnsubscribeCallback): number {
-    const token = this.session.unsubscribe(typeof topics === "string" ? [topics] : topics, Time.ticks);
+    const token = this.session.unsubscribe(typeof topics === "string" ? [topics] : topics, this.#uptime.now());
     if (callback) this.#unsubscribeCallbacks.set(token, callback);
     this.#service();
     return token;
   }
 
+  /**
+   * The connection works end to end (e.g. the platform answered a post): the reconnect backoff
+   * starts over at the next loss. Without this a connection proves itself by staying up proveAfter.
+   */
+  connectionProved(): void {
+    this.session.connectionProved();
+  }
+
   /** The network (Wi-Fi) is down: close the connection, do not try again until networkUp(). */
   networkDown(): void {
     this.#log("INFO", "network down, waiting");
-    this.session.networkDown(Time.ticks);
+    this.session.networkDown(this.#uptime.now());
     this.#service();
   }
 
   /** The network is back: reconnect now. */
   networkUp(): void {
     this.#log("INFO", "network up, reconnecting");
-    this.session.networkUp(Time.ticks);
+    this.session.networkUp(this.#uptime.now());
     this.#service();
   }
 
   /** Sends DISCONNECT (when connected), closes, stops reconnecting. Unsent messages stay in the outbox. */
   end(): void {
-    this.session.end(Time.ticks);
+    this.session.end(this.#uptime.now());
     this.#service();
   }
 
@@ -288,7 +309,7 @@ export class MqttClient {
     // Deadlines mostly move later (traffic postpones keepalive); the timer then fires early, finds
     // nothing due and is armed again. Re-arm at once only when the deadline moved earlier.
     if (this.#timer !== undefined && this.#timerAt >= 0 && this.#timerAt <= deadline) return;
-    const delay = Math.max(0, deadline - Time.ticks);
+    const delay = Math.max(0, deadline - this.#uptime.now());
     if (this.#timer === undefined) this.#timer = Timer.set(this.#onTimer, delay);
     else Timer.schedule(this.#timer, delay);
     this.#timerAt = deadline;
@@ -407,11 +428,9 @@ export class MqttClient {
         this.onDelivered?.(event.seq, event.qos);
         return;
       case "suback": {
+        // Refusals are logged (and retried) by the session.
         const cb = this.#subscribeCallbacks.get(event.token);
         this.#subscribeCallbacks.delete(event.token);
-        for (let i = 0; i < event.granted.length; i++) {
-          if (event.granted[i] === 0x80) this.#log("WARN", "subscription refused", { topic: event.topics[i] });
-        }
         cb?.(event.granted, event.topics);
         return;
       }
@@ -444,7 +463,7 @@ export class MqttClient {
           : new Socket({ address: this.#address, port: this.#port, noDelay: true });
     } catch (error) {
       this.#log("WARN", "socket failed", { error: String(error) });
-      this.session.transportDown(Time.ticks, `socket failed: ${String(error)}`);
+      this.session.transportDown(this.#uptime.now(), `socket failed: ${String(error)}`);
       return;
     }
     this.#socket = socket;
@@ -476,7 +495,7 @@ export class MqttClient {
 
   #transportFailed(reason: string): void {
     this.#closeSocket();
-    this.session.transportDown(Time.ticks, reason);
+    this.session.transportDown(this.#uptime.now(), reason);
   }
 
   #socketEvent(socket: Socket, message: SocketMessage, value?: number): void {
@@ -484,7 +503,7 @@ export class MqttClient {
     switch (message) {
       case 1:
         this.#socketUp = true;
-        this.session.transportUp(Time.ticks);
+        this.session.transportUp(this.#uptime.now());
         break;
       case 2:
         this.#readable(socket, value ?? 0);
@@ -510,7 +529,7 @@ export class MqttClient {
     const buffer = socket.read(ArrayBuffer);
     this.bytesIn += buffer.byteLength;
     let packets;
-    const now = Time.ticks;
+    const now = this.#uptime.now();
     try {
       packets = decoder.push(new Uint8Array(buffer));
     } catch (error) {

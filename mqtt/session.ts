@@ -51,7 +51,18 @@ export interface SessionOptions {
   /** Delay after a refused CONNACK (ms, default 30000), doubling up to refusedMax (default 600000). */
   refusedMin?: number;
   refusedMax?: number;
-  /** Random source in [0, 1) for backoff jitter (default Math.random). */
+  /** A connection that stayed up this long has proved itself (ms, default 60000); see connectionProved(). */
+  proveAfter?: number;
+  /** At most loginBurst logins (CONNECTs) in any loginWindow ms (default 3 per 5000: OneNET's limit, docs/onenet.md). */
+  loginBurst?: number;
+  loginWindow?: number;
+  /** Retry of a subscription the broker refused (SUBACK 0x80): first delay (ms, default 5000), doubling up to subscribeRetryMax (default 300000). */
+  subscribeRetryMin?: number;
+  subscribeRetryMax?: number;
+  /**
+   * Random source in [0, 1) for backoff jitter (default Math.random: on the ESP32 Moddable's XS draws
+   * it from the hardware generator, so devices do not share a sequence).
+   */
   random?: () => number;
   /** The message store; default an in-memory outbox of 100 messages / 32 KB. */
   outbox?: Outbox;
@@ -124,11 +135,19 @@ export class Session {
   #refused: Backoff;
   #subscribeBatch: number;
   readonly #log: Logger;
+  readonly #proveAfter: number;
+  // Login times (CONNECT sent), a ring of the last loginBurst; #loginHead is the oldest once full.
+  readonly #logins: number[];
+  #loginHead = 0;
+  #loginCount = 0;
+  readonly #loginWindow: number;
 
   #state: SessionState = "idle";
   #networkUp = true;
   #deadline = -1; // -1: none
   #nextBackoff = 0; // the delay used for the last scheduled reconnect (for tests and logs)
+  #connectedAt = 0;
+  #proved = false;
 
   // Outgoing queue bookkeeping: entries [0, #next) of the outbox are in flight (SENT/RELEASED);
   // entries from #next on are QUEUED.
@@ -143,6 +162,10 @@ export class Session {
   #subs = new Map<string, QoS>();
   #requests: Request[] = [];
   #nextToken = 1;
+  // Subscriptions the broker refused (SUBACK 0x80), asked for again at #subRetryAt (-1: not scheduled).
+  #refusedSubs = new Map<string, QoS>();
+  #subRetry: Backoff;
+  #subRetryAt = -1;
 
   // Keepalive
   #lastTx = 0;
@@ -187,12 +210,24 @@ export class Session {
     const refusedMin = positive(options.refusedMin ?? 30000, "refusedMin");
     this.#refused = new Backoff({ ...jitter, min: refusedMin, max: positive(options.refusedMax ?? 600000, "refusedMax") });
     this.#subscribeBatch = positive(options.subscribeBatch ?? 8, "subscribeBatch");
+    this.#subRetry = new Backoff({
+      ...jitter,
+      min: positive(options.subscribeRetryMin ?? 5000, "subscribeRetryMin"),
+      max: positive(options.subscribeRetryMax ?? 300000, "subscribeRetryMax"),
+    });
+    this.#proveAfter = positive(options.proveAfter ?? 60000, "proveAfter");
+    const burst = positive(options.loginBurst ?? 3, "loginBurst");
+    if (burst !== Math.floor(burst)) throw new MqttUsageError(`loginBurst must be a whole number, got ${String(burst)}`);
+    this.#logins = new Array<number>(burst).fill(0);
+    this.#loginWindow = positive(options.loginWindow ?? 5000, "loginWindow");
     this.#log = options.log ?? SILENT;
     this.outbox = options.outbox ?? new Outbox();
     if (!this.outbox.warn) {
       const log = this.#log;
       this.outbox.warn = (m) => log.log("WARN", "mqtt", m);
     }
+    // Loads what storage holds for this client, and only that (see the outbox's Identity note).
+    this.outbox.bind(options.clientId, options.username);
     const first = options.firstPacketId ?? 1;
     if (!(first >= 1 && first <= 65535)) throw new MqttUsageError("firstPacketId must be 1..65535");
     this.#lastId = first - 1;
@@ -229,12 +264,19 @@ export class Session {
 
   /** When handleTimeout should be called next (ms, same clock as `now`), or -1 for never. */
   nextDeadline(): number {
-    if (this.#state !== "connected" || this.keepalive === 0) return this.#deadline;
-    const k = this.keepalive * 1000;
-    const dead = this.#lastRx + k + k / 2;
-    if (this.#pingOutstanding) return dead;
-    const ping = Math.min(this.#lastTx, this.#lastRx) + k;
-    return ping < dead ? ping : dead;
+    let next = this.#deadline;
+    if (this.#state === "connected") {
+      if (this.keepalive !== 0) {
+        const k = this.keepalive * 1000;
+        next = this.#lastRx + k + k / 2;
+        if (!this.#pingOutstanding) {
+          const ping = Math.min(this.#lastTx, this.#lastRx) + k;
+          if (ping < next) next = ping;
+        }
+      }
+      next = earliest(next, this.#subRetryAt);
+    }
+    return this.#state === "ended" ? next : earliest(next, this.outbox.nextPersist());
   }
 
   get state(): SessionState {
@@ -280,6 +322,9 @@ export class Session {
   transportUp(now: number): void {
     if (this.#state !== "opening") return;
     this.#state = "connecting";
+    this.#logins[this.#loginHead] = now;
+    this.#loginHead = (this.#loginHead + 1) % this.#logins.length;
+    if (this.#loginCount < this.#logins.length) this.#loginCount++;
     this.#deadline = now + this.#connectTimeout;
     this.#lastRx = now;
     this.#pingOutstanding = false;
@@ -301,6 +346,14 @@ export class Session {
   transportDown(now: number, reason: string): void {
     if (this.#state !== "opening" && this.#state !== "connecting" && this.#state !== "connected") return;
     this.#lost(now, reason, false);
+  }
+
+  /**
+   * The app saw the connection work end to end (e.g. the platform answered a post): the next loss
+   * reconnects after reconnectMin again. Without it, a connection proves itself by lasting proveAfter.
+   */
+  connectionProved(): void {
+    if (this.#state === "connected") this.#proved = true;
   }
 
   /** The network layer lost its link: close the transport and wait for networkUp. */
@@ -328,6 +381,8 @@ export class Session {
     if (this.#state === "ended") return;
     const wasConnected = this.#state === "connected";
     const active = wasConnected || this.#state === "opening" || this.#state === "connecting";
+    // What is held in memory only must survive the restart that usually follows.
+    this.outbox.persistDue(now, true);
     if (!wasConnected) this.#dropConnectionState(true);
     else {
       this.#dropConnectionState(false); // packets already queued still go, then DISCONNECT
@@ -340,11 +395,20 @@ export class Session {
     this.#event({ type: "end" });
   }
 
-  /** Time has passed: keepalive, connect timeouts, reconnects. */
+  /** Time has passed: keepalive, connect timeouts, reconnects, storing messages that waited. */
   handleTimeout(now: number): void {
+    if (this.#state !== "ended") this.outbox.persistDue(now);
     switch (this.#state) {
       case "waiting":
         if (this.#networkUp && this.#deadline >= 0 && now >= this.#deadline) {
+          const allowed = this.#loginCount < this.#logins.length ? now : this.#logins[this.#loginHead] + this.#loginWindow;
+          if (now < allowed) {
+            // The platform counts logins, not our backoff: a broker that accepts and drops at once
+            // would otherwise see one login per reconnectMin.
+            this.#deadline = allowed;
+            this.#log.log("INFO", "mqtt", "login rate limit: next login deferred", { delay: allowed - now });
+            return;
+          }
           this.#state = "opening";
           this.#deadline = now + this.#connectTimeout;
           this.#event({ type: "open" });
@@ -357,7 +421,10 @@ export class Session {
         if (now >= this.#deadline) this.#lost(now, "connect timeout (no CONNACK)", true);
         return;
       case "connected": {
-        if (this.keepalive === 0) return;
+        if (this.keepalive === 0) {
+          this.#retrySubscriptions(now);
+          return;
+        }
         const k = this.keepalive * 1000;
         if (now >= this.#lastRx + k + k / 2) {
           // Nothing from the broker for 1.5 x keepalive: the link is dead even if TCP says nothing.
@@ -369,6 +436,7 @@ export class Session {
           this.#pingOutstanding = true;
           this.#send({ cmd: "pingreq" }, now);
         }
+        this.#retrySubscriptions(now);
         return;
       }
       default:
@@ -390,10 +458,8 @@ export class Session {
     if (topicProblem !== "") throw new MqttUsageError(`publish: ${topicProblem}`);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
     if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
-    const outbox = this.outbox;
-    // A QoS 0 message that can go at once is not worth a flash write.
-    const immediate = qos === 0 && this.#state === "connected" && this.#next === outbox.length;
-    const entry = outbox.add(topic, payload, qos, retain, !immediate);
+    // Online the message is stored only if the broker is slow to acknowledge it (outbox: Flash wear).
+    const entry = this.outbox.add(topic, payload, qos, retain, now, this.#state !== "connected");
     if (!entry) return 0; // the outbox logged why
     if (this.#state === "connected") this.#pump(now);
     return entry.seq;
@@ -429,7 +495,10 @@ export class Session {
       throw new MqttUsageError("unsubscribe needs at least one topic filter [MQTT-3.10.3-2]");
     }
     for (const t of topics) checkTopicFilter(t, "unsubscribe");
-    for (const t of topics) this.#subs.delete(t);
+    for (const t of topics) {
+      this.#subs.delete(t);
+      this.#refusedSubs.delete(t);
+    }
     const request: Request = { kind: "unsubscribe", token: this.#nextToken++, topics: topics.slice(), qos: [], messageId: 0 };
     this.#requests.push(request);
     if (this.#state === "connected") this.#sendRequest(request, now);
@@ -455,6 +524,11 @@ export class Session {
     switch (packet.cmd) {
       case "publish":
         this.#inboundPublish(packet, now);
+        return;
+      case "connack":
+        // CONNACK answers CONNECT, which goes once per connection [MQTT-3.1.0-2]; the spec has no
+        // statement for a second one, so it is a protocol violation: close [MQTT-4.8.0-1].
+        this.#violation(now, "second CONNACK on one connection [MQTT-3.2.0-1, 4.8.0-1]");
         return;
       case "pubrel":
         // Release the identifier and complete; a duplicate PUBREL (id already released) is answered
@@ -514,8 +588,12 @@ export class Session {
     const wasConnected = this.#state === "connected";
     if (mustClose) this.#event({ type: "close", reason, graceful: false });
     this.#dropConnectionState(true);
+    // Messages the broker had not acknowledged must now survive a reboot.
+    this.outbox.persistDue(now, true);
     if (wasConnected) {
-      this.#reconnect.reset();
+      // Only a connection that proved itself starts the backoff over: a broker (or a platform limit)
+      // that accepts and drops at once must see the delays grow, not a login per reconnectMin.
+      if (this.#proved || now - this.#connectedAt >= this.#proveAfter) this.#reconnect.reset();
       this.#event({ type: "offline", reason });
     }
     this.#state = "waiting";
@@ -554,14 +632,15 @@ export class Session {
     }
     this.#state = "connected";
     this.#deadline = -1;
-    this.#refused.reset();
-    this.#reconnect.reset();
+    this.#connectedAt = now;
+    this.#proved = false;
+    this.#refused.reset(); // the login itself is good; the reconnect backoff waits for proof
     const resumed = !this.clean && sessionPresent;
     if (!resumed) {
       // The broker has no state of ours: in-flight messages go again as new messages (new ids, no DUP),
       // in their original order, and held inbound QoS 2 ids are forgotten [MQTT-3.1.2-6].
       this.#inbound.clear();
-      this.#resetInflight(true);
+      this.#resetInflight(true, now);
     }
     this.#event({ type: "connect", sessionPresent });
     if (resumed) {
@@ -588,7 +667,7 @@ export class Session {
    * Puts every in-flight message back in the queue: released identifiers, DUP cleared.
    * `all` false (at construction): QoS 2 messages that reached PUBREL keep their state and id.
    */
-  #resetInflight(all: boolean): void {
+  #resetInflight(all: boolean, now?: number): void {
     const entries = this.outbox.entries;
     this.#inflight = 0;
     for (const [id, owner] of this.#ids) if ("seq" in owner) this.#ids.delete(id);
@@ -609,7 +688,7 @@ export class Session {
       if (e.state === RELEASED) {
         // PUBREC came: the broker owns this QoS 2 message; publishing it again could deliver it twice
         // [MQTT-4.3.3-1]. Without the broker's session there is nothing to release: it is done.
-        this.outbox.removeAt(i);
+        this.outbox.removeAt(i, now);
         this.#log.log("INFO", "mqtt", "QoS 2 message past PUBREC counted delivered after session loss", { seq: e.seq });
         this.#event({ type: "delivered", seq: e.seq, qos: 2 });
         continue;
@@ -654,9 +733,34 @@ export class Session {
       if (batch.topics.length >= this.#subscribeBatch) batch = undefined;
     }
     if (count) this.#log.log("INFO", "mqtt", "restoring subscriptions", { count });
+    // Refused ones are among them: their SUBACK decides again (the retry backoff keeps growing).
+    this.#subRetryAt = -1;
     // Restored subscriptions first, in the order they were made; then the app's waiting requests.
     this.#requests = restore.concat(requests);
     for (const r of this.#requests) this.#sendRequest(r, now);
+  }
+
+  /** Asks again, in batches, for the subscriptions the broker refused, once their retry is due. */
+  #retrySubscriptions(now: number): void {
+    if (this.#subRetryAt < 0 || now < this.#subRetryAt) return;
+    this.#subRetryAt = -1;
+    if (this.#refusedSubs.size === 0) return; // unsubscribed meanwhile
+    const batches: Request[] = [];
+    let batch: Request | undefined;
+    for (const [topic, qos] of this.#refusedSubs) {
+      if (!batch) {
+        batch = { kind: "subscribe", token: INTERNAL, topics: [], qos: [], messageId: 0 };
+        batches.push(batch);
+      }
+      batch.topics.push(topic);
+      batch.qos.push(qos);
+      if (batch.topics.length >= this.#subscribeBatch) batch = undefined;
+    }
+    this.#log.log("INFO", "mqtt", "asking again for refused subscriptions", { count: this.#refusedSubs.size });
+    for (const b of batches) {
+      this.#requests.push(b);
+      this.#sendRequest(b, now);
+    }
   }
 
   #sendRequest(request: Request, now: number): void {
@@ -695,7 +799,7 @@ export class Session {
     while (this.#next < entries.length) {
       const e = entries[this.#next];
       if (e.qos === 0) {
-        outbox.removeAt(this.#next);
+        outbox.removeAt(this.#next, now);
         this.#send(e, now);
         this.#event({ type: "delivered", seq: e.seq, qos: 0 });
         continue;
@@ -708,7 +812,7 @@ export class Session {
       e.dup = false;
       this.#inflight++;
       this.#next++;
-      if (!this.clean) outbox.update(e); // a resumed session after a reboot needs the id
+      if (!this.clean) outbox.update(e, now); // a resumed session after a reboot needs the id
       this.#send(e, now);
     }
   }
@@ -723,7 +827,7 @@ export class Session {
     this.#ids.delete(messageId);
     const index = this.outbox.indexOf(owner);
     if (index >= 0) {
-      this.outbox.removeAt(index);
+      this.outbox.removeAt(index, now);
       if (index < this.#next) this.#next--;
     }
     this.#inflight--;
@@ -740,7 +844,7 @@ export class Session {
     if (owner.state === SENT) {
       owner.state = RELEASED;
       // Once PUBREC arrived the message must never be published again, only released [MQTT-4.3.3-1].
-      this.outbox.update(owner);
+      this.outbox.update(owner, now);
     }
     this.#send({ cmd: "pubrel", messageId }, now);
   }
@@ -783,9 +887,23 @@ export class Session {
       return;
     }
     for (let i = 0; i < granted.length; i++) {
+      const topic = request.topics[i];
+      // Only while the app still wants it as asked (it may have unsubscribed or changed the QoS since).
+      const wanted = this.#subs.get(topic) === request.qos[i];
       if (granted[i] === 0x80) {
-        this.#log.log("WARN", "mqtt", "subscription refused by the broker", { topic: request.topics[i] });
-        if (this.#subs.get(request.topics[i]) === request.qos[i]) this.#subs.delete(request.topics[i]);
+        if (wanted) {
+          // Kept and asked for again with backoff (and restored after every reconnect), so a broker
+          // that refuses for a while (an ACL not ready yet, a limit) does not cut the downlink until reboot.
+          this.#refusedSubs.set(topic, request.qos[i]);
+          if (this.#subRetryAt < 0) this.#subRetryAt = now + this.#subRetry.next();
+        }
+        this.#log.log("WARN", "mqtt", "subscription refused by the broker", { topic, retry: wanted ? this.#subRetryAt - now : -1 });
+      } else if (this.#refusedSubs.delete(topic)) {
+        this.#log.log("INFO", "mqtt", "subscription granted after refusals", { topic });
+        if (this.#refusedSubs.size === 0) {
+          this.#subRetry.reset();
+          this.#subRetryAt = -1;
+        }
       }
     }
     if (request.token !== INTERNAL) {
@@ -814,4 +932,10 @@ function positive(value: number, name: string): number {
 function checkTopicFilter(filter: string, call: string): void {
   const problem = stringProblem(filter) || topicFilterProblem(filter);
   if (problem !== "") throw new MqttUsageError(`${call}: ${problem}`);
+}
+
+/** The earlier of two deadlines, -1 meaning none. */
+function earliest(a: number, b: number): number {
+  if (a < 0) return b;
+  return b >= 0 && b < a ? b : a;
 }

@@ -1,8 +1,8 @@
 // Outbox storage on the Moddable `preference` module (ESP32: NVS; the simulator: a file).
 // One message per key. ESP32 limits (documentation/files/files.md, "Preference"): domain and key
-// names at most 15 characters, values at most 4000 bytes; flash wears with every write, so the outbox
-// writes a record when a message is accepted and deletes it when the broker has it (and rewrites it
-// only for state a resumed session needs).
+// names at most 15 characters, values at most 4000 bytes; flash wears with every write and erase, so
+// the outbox writes a record only for a message a reboot must not lose (see "Flash wear" in ./outbox).
+// Any call may throw ("nvs set fail", "nvs erase fail"); the outbox guards every one.
 
 import Preference from "preference";
 import type { OutboxStorage } from "./outbox";

@@ -23,7 +23,7 @@ export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | 
   /** The app's logger; OneNET lines use area "onenet", MQTT lines "mqtt". */
   readonly log?: Logger;
   /** MQTT client settings other than the login (outbox size, storage, backoff, maxInflight, …). */
-  readonly mqtt?: Omit<ClientOptions, "host" | "address" | "port" | "clientId" | "username" | "password" | "clean" | "keepalive" | "will" | "log">;
+  readonly mqtt?: Omit<ClientOptions, "host" | "address" | "port" | "clientId" | "username" | "password" | "clean" | "keepalive" | "will" | "log" | "uptime">;
   /** Messages on topics the profile does not handle (e.g. thing/service/…/invoke). */
   readonly onOtherMessage?: (topic: string, payload: Uint8Array) => void;
   /** Login state changes: true on CONNACK 0, false when the connection is lost. */
@@ -65,10 +65,17 @@ export class OneNetClient {
       },
       restoresSubscriptions: true,
     };
+    const onReply = options.onReply;
     this.device = new OneNetDevice({
       ...options,
       link,
       log,
+      onReply: (reply) => {
+        // The platform answered a post: login, topics and payload all work, so the connection has
+        // proved itself and the next loss may reconnect quickly again.
+        if (reply.code === 200) client!.connectionProved();
+        onReply?.(reply);
+      },
     });
     const login = this.device.connectOptions();
     client = new MqttClient({
@@ -84,6 +91,7 @@ export class OneNetClient {
       clean: login.clean,
       keepalive: login.keepalive,
       log,
+      uptime: this.#uptime, // one clock for pacing, reply deadlines and the MQTT timers
     });
     this.mqtt = client;
     // Every entry from the outside world (socket data, timers) is guarded here: an exception in the

@@ -187,8 +187,10 @@ async function persistentRun(tag: string, faults: Array<(c: MqttClient, logs: st
     });
 
   const atFault: string[] = [];
+  let hitConnected = 0;
   const mark = (name: string): void => {
-    atFault.push(`${name}: accepted=${accepted.length} outbox=${c.outbox.length}`);
+    atFault.push(`${name}: accepted=${accepted.length} outbox=${c.outbox.length} connected=${c.connected}`);
+    if (c.connected) hitConnected++;
   };
   for (let i = 0; i < faults.length; i++) {
     await progress(0.1 * (i + 1));
@@ -225,9 +227,10 @@ async function persistentRun(tag: string, faults: Array<(c: MqttClient, logs: st
     const id = fresh[0].split(":")[2];
     for (const w of sends) assert.equal(w.split(":")[2], id, `${k} resent with its id: ${sends.join(" ")}`);
   }
-  // Each fault cost at least one connection (one may hit while the device is still reconnecting).
+  // Each fault that hit a live connection cost it (one may hit while the device is still
+  // reconnecting, e.g. waiting out the login rate limit).
   const losses = logs.filter((l) => l.includes("connection lost")).length;
-  assert.ok(losses >= faults.length, `a lost connection per fault (${losses})\n${logs.join("\n")}`);
+  assert.ok(hitConnected > 0 && losses >= hitConnected, `a lost connection per fault on a live connection (${losses} for ${hitConnected})\n${logs.join("\n")}`);
   assert.ok(logs.some((l) => l.includes("sessionPresent\":true")), "the broker resumed the session");
 
   // The subscription made before all that still delivers.
@@ -344,13 +347,14 @@ test("clean session (OneNET mode) through cuts and a broker restart: QoS 1 none 
   c.end();
 });
 
-test("reboot mid-stream: nothing accepted into the persisted outbox is lost (preference storage)", async () => {
+test("reboot mid-stream: nothing the outbox had stored is lost (preference storage; messages stored once unacknowledged for persistAfter)", async () => {
   const { counts } = await counter("sub-reboot", "r/#");
   const logs: string[] = [];
   // 150 slots: what fits in the board's 24 KB NVS partition (the preference shim refuses more, as NVS does).
   const storage = new PreferenceStorage("mqtt-test", 150);
+  // persistAfter short so the test does not wait 5 s for the unacknowledged messages to be stored.
   const make = (): MqttClient =>
-    device({ clean: true, clientId: "dev-reboot", outbox: new Outbox({ storage, maxMessages: 150, maxBytes: 200_000 }) }, logs);
+    device({ clean: true, clientId: "dev-reboot", outbox: new Outbox({ storage, maxMessages: 150, maxBytes: 200_000, persistAfter: 200 }) }, logs);
   let c = make();
   c.connect();
   const N = 1500;
@@ -364,6 +368,12 @@ test("reboot mid-stream: nothing accepted into the persisted outbox is lost (pre
   await until(() => proxy.dropped.up > lost && c.outbox.length >= 100, "messages sent into the void and piling up");
   pause.paused = true;
   const held = c.outbox.length;
+  // Online, a message is stored only once it has waited persistAfter: wait for the client to store
+  // every held one. A power cut before that loses the younger ones, by design (mqtt/outbox.ts).
+  await until(() => c.outbox.stored === held, "the held messages stored");
+  let records = 0;
+  for (let slot = 0; slot < storage.slots; slot++) if (storage.read(slot)) records++;
+  assert.equal(records, held, "each held message has its record in flash before the power cut");
   nodeLane.link.destroyAll(); // the board loses power: no FIN, no DISCONNECT reaches anyone
   c.end(); // (stops the dead client's timers; its socket is already gone)
   proxy.reset();

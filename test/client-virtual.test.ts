@@ -13,26 +13,18 @@ import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { nodeLane } from "../tools/sim/node-lane.ts";
 import { MqttClient, type ClientOptions } from "../mqtt/client.ts";
-import { Decoder } from "../mqtt/decode.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
 import { until } from "./helpers/wait.ts";
-import { logTo } from "./portable/logger.ts";
+import { WireTap, assertRetrySchedule, lineLogger } from "./helpers/virtual-client.ts";
 
 let broker: Mosquitto;
 const clients: MqttClient[] = [];
 const peers: mqtt.MqttClient[] = [];
-/** Control packets on the wire, in order, as "out:pingreq" / "in:pingresp"... */
-let wire: string[] = [];
-const decoders = new Map<string, Decoder>();
+let tap: WireTap;
 
 before(async () => {
   broker = await startMosquitto();
-  nodeLane.link.onTraffic = (direction, id, bytes) => {
-    const key = `${direction}${id}`;
-    let d = decoders.get(key);
-    if (!d) decoders.set(key, (d = new Decoder({ maxPacketSize: 1 << 20 })));
-    for (const p of d.push(bytes.slice())) wire.push(`${direction}:${p.cmd}`);
-  };
+  tap = new WireTap(nodeLane.link);
 });
 
 after(async () => {
@@ -48,7 +40,7 @@ function client(options: Partial<ClientOptions>, logs: string[]): MqttClient {
     port: options.port ?? broker.port,
     clientId: `v-${clients.length}`,
     random: () => 0.5, // jitter pinned: each delay is 3/4 of its nominal value
-    log: logTo((level, area, message, fields) => logs.push(`${level} ${area}: ${message}${fields ? " " + JSON.stringify(fields) : ""}`)),
+    log: lineLogger(logs),
     ...options,
   });
   clients.push(c);
@@ -57,7 +49,8 @@ function client(options: Partial<ClientOptions>, logs: string[]): MqttClient {
 
 test("keepalive: PINGREQ after keepalive s of silence; a blackholed link is declared dead at exactly 1.5 x keepalive [MQTT-3.1.2-23, 3.1.2-24]", async () => {
   nodeLane.useVirtualClock();
-  wire = [];
+  tap.packets = [];
+  const wire = tap.packets;
   const logs: string[] = [];
   const c = client({ keepalive: 10 }, logs);
   let closed = "";
@@ -90,22 +83,9 @@ test("reconnect backoff on the clock: 1 s doubling to the cap, jittered by the i
   nodeLane.link.refuse(true);
   const c = client({ reconnectMin: 1000, reconnectMax: 8000 }, logs);
   const start = nodeLane.link.stats.connects;
-  const attempts = () => nodeLane.link.stats.connects - start;
-  const scheduled = (): number[] => logs.filter((l) => l.includes("reconnect scheduled")).map((l) => (JSON.parse(l.slice(l.indexOf("{"))) as { delay: number }).delay);
   c.connect();
-  assert.equal(attempts(), 1, "first attempt at once");
-  await until(() => scheduled().length === 1, "the refusal (a microtask in the sim link) to schedule the retry");
   // Nominal delays 1, 2, 4, 8, 8 s; random 0.5 gives 3/4 of each.
-  const delays = [750, 1500, 3000, 6000, 6000];
-  for (const [i, delay] of delays.entries()) {
-    assert.equal(scheduled()[i], delay, `retry ${i + 1} scheduled after ${delay} ms`);
-    const n = attempts();
-    await nodeLane.advance(delay - 1);
-    assert.equal(attempts(), n, `no attempt before ${delay} ms`);
-    await nodeLane.advance(1);
-    assert.equal(attempts(), n + 1, `attempt at ${delay} ms`);
-    await until(() => scheduled().length === i + 2, `refusal ${i + 2} handled`);
-  }
+  await assertRetrySchedule(c, logs, start, [750, 1500, 3000, 6000, 6000]);
   nodeLane.link.refuse(false);
   await nodeLane.advance(6000);
   await until(() => c.connected, "connected once the link accepts");

@@ -1,13 +1,14 @@
 // The MQTT client inside the real XS engine (sim/xs-lane.ts: xsnap, host-bridged TCP, preference
 // storage kept across a reboot) against mosquitto, MQTT.js counting at the broker. A stream of QoS 1
-// messages with the board rebooted mid-stream while the link holds messages unacknowledged: nothing
-// the client accepted into its persisted outbox is lost.
+// messages with the board rebooted mid-stream while the link holds messages unacknowledged: once the
+// outbox has stored them (online it stores a message that waited persistAfter unacknowledged),
+// nothing the client accepted is lost.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { XsLane } from "../tools/sim/xs-lane.ts";
 import { startMosquitto, type Mosquitto } from "./helpers/mosquitto.ts";
-import { until, sleep } from "./helpers/wait.ts";
+import { until } from "./helpers/wait.ts";
 
 const N = 400;
 const ENTRY = `
@@ -18,11 +19,11 @@ const ENTRY = `
   import Timer from "timer";
   import config from "mc/config";
   function main() {
-    const outbox = new Outbox({ storage: new PreferenceStorage("xs-outbox", 64), maxMessages: 64, maxBytes: 8192 });
-    trace("boot outbox=" + outbox.length + "\\n");
+    const outbox = new Outbox({ storage: new PreferenceStorage("xs-outbox", 64), maxMessages: 64, maxBytes: 8192, persistAfter: 300 });
     const client = new MqttClient({ host: "127.0.0.1", port: Number(config.port), clientId: "xs-dev", outbox,
       keepalive: 30, reconnectMin: 100, reconnectMax: 1000,
       log: { log: (level, area, message) => trace(level + " " + area + ": " + message + "\\n"), enabled: () => true } });
+    trace("boot outbox=" + outbox.length + "\\n"); // loaded when the client binds it to its identity
     let next = Preference.get("xs-app", "next") ?? 0;
     client.connect();
     Timer.repeat(() => {
@@ -53,8 +54,10 @@ test("XS lane: reboot mid-stream with messages held unacknowledged; every accept
     let lane = await XsLane.start({ entryCode: ENTRY, clock: "real", config: { port: String(broker.port) } });
     lanes.push(lane);
     await until(() => counts.size >= 100, "100 messages from the first boot");
-    lane.link.blackhole(true); // acknowledgements stop: messages pile up in the outbox
-    await sleep(150);
+    lane.link.blackhole(true); // acknowledgements stop: messages pile up in the outbox until it is full
+    await until(() => lane.logs.some((l) => l.includes("outbox: full")), "the outbox full");
+    // Online, messages are stored once they waited persistAfter: wait for all 64 records in flash.
+    await until(() => lane.storage.keys("pref/xs-outbox/").length === 64, "the held messages stored");
     lane = await lane.reboot(); // power cut: same flash (preference storage), fresh engine
     lanes.push(lane);
     await until(() => lane.logs.some((l) => /boot outbox=\d+/.test(l)), "second boot");

@@ -118,6 +118,42 @@ test("backoff is capped at maxBackoff and resets after a successful join", async
   assert.equal(m.lastRetryDelay, 500, "first retry after an outage starts from minBackoff again");
 });
 
+/** The first `n` retry delays of a board whose join keeps failing (AP down). */
+async function retryDelays(mac: string, n: number, options: Partial<ConstructorParameters<typeof WiFiManager>[0]> = {}): Promise<number[]> {
+  const w = fresh();
+  w.accessPoint.stationMAC = mac;
+  const { m } = manager(options);
+  nodeLane.control("wifi.ap", "down");
+  m.start();
+  const delays: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const before = m.attempts;
+    while (m.attempts === before) await nodeLane.advance(100);
+    delays.push(m.lastRetryDelay);
+  }
+  m.stop();
+  return delays;
+}
+
+test("jitter is seeded per device: boards that lost the same access point do not retry in step", async () => {
+  const random = Math.random;
+  try {
+    // Two boards whose random generators happen to start alike: the MAC still tells them apart.
+    Math.random = () => 0.5;
+    const a = await retryDelays("a4:cf:12:00:00:01", 5);
+    const b = await retryDelays("a4:cf:12:00:00:02", 5);
+    assert.notDeepEqual(a, b, `same delays for two MACs: ${a}`);
+  } finally {
+    Math.random = random;
+  }
+  // Same MAC (e.g. the same board rebooted): the random generator tells the boots apart.
+  const first = await retryDelays("a4:cf:12:00:00:01", 5);
+  const second = await retryDelays("a4:cf:12:00:00:01", 5);
+  assert.notDeepEqual(first, second, `same delays across boots: ${first}`);
+  // An explicit seed still reproduces a run.
+  assert.deepEqual(await retryDelays("a4:cf:12:00:00:01", 5, { seed: 42 }), await retryDelays("a4:cf:12:00:00:09", 5, { seed: 42 }));
+});
+
 test("wrong password: disconnect reason -1 is logged as rejected (without the password) and retried", async () => {
   fresh({ password: "another-password" });
   const { m, changes } = manager();

@@ -1,10 +1,11 @@
 // The sans-I/O MQTT session on a virtual clock: every case drives the session with packets and
 // time, and reads what it wants to send. Runs in Node (test/portable.test.ts) and inside XS.
-// Each case names the MQTT 3.1.1 statement (or the user complaint from facts/mqtt-anchors.md) it pins.
+// Each case names the MQTT 3.1.1 statement (or, as "anchor: ...", the field complaint) it pins.
 
 import { assert, suite } from "./harness";
 import { Session, MqttUsageError, type SessionEvent, type SessionOptions } from "../../mqtt/session";
-import { Outbox, MemoryStorage } from "../../mqtt/outbox";
+import { Outbox } from "../../mqtt/outbox";
+import { MemoryStorage } from "./memory-storage";
 import { Backoff } from "../../lib/backoff";
 import type { Packet, PacketInput, QoS } from "../../mqtt/packets";
 import { logTo } from "./logger";
@@ -194,6 +195,17 @@ suite("session: connect", (test) => {
     assert.ok(events[0].type === "close" && events[0].reason.includes("CONNACK"));
   });
 
+  test("a second CONNACK on one connection is a protocol violation: closed with the reason logged [MQTT-3.2.0-1, 4.8.0-1]", () => {
+    const rig = new Rig();
+    rig.connect();
+    rig.takeEvents();
+    rig.recv({ cmd: "connack", returnCode: 0, sessionPresent: false });
+    const events = rig.takeEvents();
+    assert.ok(events[0].type === "close" && /second CONNACK/.test(events[0].reason), JSON.stringify(events));
+    assert.equal(events[1].type, "offline");
+    assert.ok(rig.logs.some((l) => l.startsWith("error broker violated the protocol") && l.includes("second CONNACK")), rig.logs.join("\n"));
+  });
+
   test("no CONNACK within connectTimeout: close and retry", () => {
     const rig = new Rig({ connectTimeout: 5000 });
     rig.session.start(rig.now);
@@ -267,20 +279,46 @@ suite("session: reconnect backoff", (test) => {
     assert.ok(run(1).join() !== run(2).join(), "different seeds give different jitter");
   });
 
-  test("a successful connection resets the backoff", () => {
+  test("a connection that proved itself (up proveAfter, or connectionProved) resets the backoff", () => {
+    const failures = (rig: Rig): void => {
+      for (let i = 0; i < 5; i++) {
+        rig.drain();
+        if (rig.session.state === "waiting") rig.advance(rig.session.nextDeadline() - rig.now);
+        assert.equal(rig.session.state, "opening");
+        rig.drop();
+      }
+    };
     const rig = new Rig();
     rig.session.start(rig.now);
-    for (let i = 0; i < 5; i++) {
-      rig.drain();
-      if (rig.session.state === "waiting") rig.advance(rig.session.nextDeadline() - rig.now);
-      assert.equal(rig.session.state, "opening");
-      rig.drop();
-    }
+    failures(rig);
     assert.ok(rig.session.lastBackoff >= 8000);
     rig.connect();
+    rig.advance(60000); // proveAfter
     rig.drop();
-    assert.ok(rig.session.lastBackoff <= 1000, `after a good connection: ${rig.session.lastBackoff}`);
+    assert.ok(rig.session.lastBackoff <= 1000, `after a connection up 60 s: ${rig.session.lastBackoff}`);
     assert.ok(rig.takeEvents().some((e) => e.type === "offline"));
+
+    const app = new Rig();
+    app.session.start(app.now);
+    failures(app);
+    app.connect();
+    app.session.connectionProved(); // e.g. OneNET answered a post with code 200
+    app.drop();
+    assert.ok(app.session.lastBackoff <= 1000, `after connectionProved: ${app.session.lastBackoff}`);
+  });
+
+  test("a connection dropped before it proved itself does not reset the backoff (anchor: a broker that accepts and drops gets a login a second)", () => {
+    const rig = new Rig({ random: () => 0.5 });
+    rig.session.start(rig.now);
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      rig.connect();
+      rig.advance(59999); // up, but not for proveAfter
+      rig.drop("closed by the broker");
+      delays.push(rig.session.lastBackoff);
+    }
+    // Nominal 1, 2, 4 ... 60 s, random 0.5: three quarters of each.
+    assert.deepEqual(delays, [750, 1500, 3000, 6000, 12000, 24000, 45000, 45000]);
   });
 
   test("network down: no connect attempt until networkUp, then at once", () => {
@@ -823,6 +861,7 @@ suite("session: outbox", (test) => {
       rig.session.publish("t", bytes("d"), 1, false, rig.now);
     }
     const outbox = new Outbox({ storage });
+    outbox.bind("dev1", undefined); // as the session does
     assert.deepEqual(outbox.entries.map((e) => String.fromCharCode(e.payload[0])), ["a", "b", "c", "d"]);
     const rig = new Rig({ outbox });
     rig.connect();
@@ -851,6 +890,9 @@ suite("session: outbox", (test) => {
       rig.take();
       rig.recv({ cmd: "pubrec", messageId: 3 });
       rig.take();
+      // Unacknowledged for persistAfter: stored with their ids (and c as released). Younger ones
+      // would not be: a healthy link never writes to flash (outbox: Flash wear).
+      rig.advance(5000);
     }
     const rig = new Rig({ clean: false, outbox: new Outbox({ storage }) });
     rig.connect(true);
@@ -876,13 +918,298 @@ suite("session: outbox", (test) => {
 
   test("a corrupt stored record is discarded with a warning, the rest load", () => {
     const storage = new MemoryStorage(10);
-    new Outbox({ storage }).add("t", bytes("ok"), 1, false, true);
+    const first = new Outbox({ storage });
+    first.bind("dev1", undefined);
+    first.add("t", bytes("ok"), 1, false, 0, true);
+    const [good] = [...storage.records.values()];
+    const qos3 = new Uint8Array(good.slice(0));
+    qos3[0] |= 3; // same identity and format, QoS 3
     storage.records.set(5, new Uint8Array([0xff, 1, 2]).buffer);
-    storage.records.set(6, new Uint8Array([3, 0, 0, 0, 9, 0, 0, 0, 1, 0x41]).buffer); // qos 3
+    storage.records.set(6, qos3.buffer);
     const warnings: string[] = [];
     const outbox = new Outbox({ storage, warn: (m) => warnings.push(m) });
+    outbox.bind("dev1", undefined);
     assert.equal(outbox.length, 1);
     assert.ok(warnings.some((w) => w.includes("corrupt")));
     assert.ok(!storage.records.has(6));
+  });
+});
+
+/** Connects, drops at once, and again, `n` times; returns when each CONNECT went out. */
+function loginTimes(rig: Rig, n: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    rig.connect();
+    times.push(rig.now);
+    rig.drop("closed by the broker");
+  }
+  return times;
+}
+
+suite("session: login rate", (test) => {
+  test("never more than 3 logins in any 5 s, whatever the backoff says (OneNET: 3 logins per 5 s)", () => {
+    // A backoff of 1 ms would log in a thousand times a second; the limiter spaces them.
+    const rig = new Rig({ reconnectMin: 1, reconnectMax: 1 });
+    const times = loginTimes(rig, 12);
+    for (let i = 3; i < times.length; i++) {
+      assert.ok(times[i] - times[i - 3] >= 5000, `logins ${i - 3} and ${i} at ${times[i - 3]} and ${times[i]}: 4 within 5 s`);
+    }
+    assert.ok(rig.logs.some((l) => l.includes("login rate limit")), rig.logs.join("\n"));
+    assert.ok(times[11] - times[0] < 20000, `the limit spaces logins, it does not stop them: ${times.join(",")}`);
+  });
+
+  test("the limit is configurable and counts logins, not refused connections", () => {
+    const rig = new Rig({ reconnectMin: 1, reconnectMax: 1, loginBurst: 1, loginWindow: 1000 });
+    const times = loginTimes(rig, 4);
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 1000, times.join(","));
+    // Transport failures send no CONNECT: once the last login is a window old, they only follow the backoff.
+    rig.drain();
+    rig.advance(1000);
+    const before = rig.now;
+    for (let i = 0; i < 5; i++) {
+      if (rig.session.state === "waiting") rig.advance(rig.session.nextDeadline() - rig.now);
+      assert.equal(rig.session.state, "opening");
+      rig.drop("refused");
+    }
+    assert.ok(rig.now - before < 1000, `five refused connections in ${rig.now - before} ms`);
+  });
+});
+
+suite("session: refused subscriptions", (test) => {
+  test("a refused subscription (SUBACK 0x80) is asked for again with growing backoff and logged each time; a grant ends the retries", () => {
+    const rig = new Rig({ random: () => 0.5, subscribeRetryMin: 2000, subscribeRetryMax: 8000 });
+    rig.connect();
+    rig.take();
+    rig.session.subscribe([{ topic: "cmd/#", qos: 1 }], rig.now);
+    const retries: number[] = [];
+    let [sub] = rig.take();
+    let last = rig.now;
+    for (let i = 0; i < 4; i++) {
+      assert.ok(sub.cmd === "subscribe");
+      assert.deepEqual(sub.subscriptions, [{ topic: "cmd/#", qos: 1 }]);
+      rig.recv({ cmd: "suback", messageId: sub.messageId!, granted: [0x80] });
+      last = rig.now;
+      // Advance in 100 ms steps until the SUBSCRIBE comes again (PINGREQs may come on the way).
+      let again: Sent | undefined;
+      while (!again) {
+        rig.advance(100);
+        again = rig.take().find((p) => p.cmd === "subscribe");
+        assert.ok(rig.now - last <= 10000, "asked again within the capped backoff");
+      }
+      retries.push(rig.now - last);
+      sub = again;
+    }
+    // 2, 4, 8, 8 s nominal, three quarters with random 0.5 (to the 100 ms step).
+    assert.deepEqual(retries, [1500, 3000, 6000, 6000]);
+    assert.equal(rig.logs.filter((l) => l.startsWith("warn subscription refused")).length, 4, rig.logs.join("\n"));
+    rig.recv({ cmd: "suback", messageId: sub.messageId!, granted: [1] });
+    assert.ok(rig.logs.some((l) => l.includes("granted after refusals")));
+    rig.advance(60000);
+    assert.deepEqual(rig.take().filter((p) => p.cmd === "subscribe"), [], "no more retries once granted");
+  });
+
+  test("a refused subscription is kept across reconnects: restored, and retried again if still refused", () => {
+    const rig = new Rig({ random: () => 0.5, subscribeRetryMin: 2000 });
+    rig.connect();
+    rig.session.subscribe([{ topic: "a", qos: 0 }, { topic: "b", qos: 0 }], rig.now);
+    const [sub] = rig.take().filter((p) => p.cmd === "subscribe");
+    rig.recv({ cmd: "suback", messageId: sub.messageId!, granted: [0, 0x80] });
+    assert.ok(rig.session.subscriptions.has("b"), "the refused filter is still wanted");
+    rig.drop();
+    rig.connect(false);
+    const [restore] = rig.take().filter((p) => p.cmd === "subscribe");
+    assert.ok(restore.cmd === "subscribe");
+    assert.deepEqual(restore.subscriptions.map((x) => x.topic), ["a", "b"]);
+    rig.recv({ cmd: "suback", messageId: restore.messageId!, granted: [0, 0x80] });
+    rig.advance(10000);
+    const retry = rig.take().filter((p) => p.cmd === "subscribe");
+    assert.equal(retry.length, 1);
+    assert.ok(retry[0].cmd === "subscribe");
+    assert.deepEqual(retry[0].subscriptions, [{ topic: "b", qos: 0 }], "only the refused filter is asked for again");
+  });
+
+  test("unsubscribing a refused filter stops its retries", () => {
+    const rig = new Rig({ subscribeRetryMin: 2000 });
+    rig.connect();
+    rig.session.subscribe([{ topic: "x", qos: 0 }], rig.now);
+    const [sub] = rig.take().filter((p) => p.cmd === "subscribe");
+    rig.recv({ cmd: "suback", messageId: sub.messageId!, granted: [0x80] });
+    rig.session.unsubscribe(["x"], rig.now);
+    rig.take();
+    rig.advance(600000);
+    assert.deepEqual(rig.take().filter((p) => p.cmd === "subscribe"), []);
+  });
+});
+
+/** A storage-backed rig (clientId dev1). */
+function stored(storage: MemoryStorage, warnings: string[], options: Partial<SessionOptions> = {}): Rig {
+  return new Rig({ ...options, outbox: new Outbox({ storage, warn: (m) => warnings.push(m) }) });
+}
+
+suite("outbox: flash wear", (test) => {
+  test("online with a responsive broker: 50 QoS 1 reports cost 0 flash writes and 0 erases", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, []);
+    rig.connect();
+    rig.take();
+    for (let i = 0; i < 50; i++) {
+      rig.session.publish("t", bytes(`r${i}`), 1, false, rig.now);
+      const [p] = rig.take().filter((x) => x.cmd === "publish");
+      rig.advance(300); // the broker's round trip
+      rig.recv({ cmd: "puback", messageId: p.messageId! });
+      rig.advance(9700); // the report interval
+    }
+    assert.equal(storage.writes, 0);
+    assert.equal(storage.erases, 0);
+    assert.equal(rig.session.outbox.length, 0);
+  });
+
+  test("offline: each accepted report is written once, and erased once after the acknowledgement", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, []);
+    for (let i = 0; i < 10; i++) rig.session.publish("t", bytes(`o${i}`), 1, false, rig.now);
+    assert.equal(storage.writes, 10);
+    rig.connect();
+    for (const p of rig.take().filter((x) => x.cmd === "publish")) rig.recv({ cmd: "puback", messageId: p.messageId! });
+    assert.equal(storage.writes, 10, "no rewrite when sent (clean session)");
+    assert.equal(storage.erases, 10);
+    assert.equal(storage.records.size, 0);
+  });
+
+  test("online but unacknowledged: written once it has waited persistAfter, not before", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, [], { keepalive: 0 });
+    rig.connect();
+    rig.session.publish("t", bytes("slow"), 1, false, rig.now);
+    const [p] = rig.take().filter((x) => x.cmd === "publish");
+    rig.advance(4999);
+    assert.equal(storage.writes, 0, "not before 5 s");
+    rig.advance(1);
+    assert.equal(storage.writes, 1, "at 5 s");
+    rig.advance(60000);
+    assert.equal(storage.writes, 1, "once");
+    rig.recv({ cmd: "puback", messageId: p.messageId! });
+    assert.equal(storage.erases, 1);
+    assert.equal(storage.records.size, 0);
+  });
+
+  test("the connection drops (or the client ends) with messages held in memory: each is written then", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, []);
+    rig.connect();
+    for (let i = 0; i < 3; i++) rig.session.publish("t", bytes(`d${i}`), 1, false, rig.now);
+    assert.equal(storage.writes, 0);
+    rig.drop();
+    assert.equal(storage.writes, 3);
+    const other = new MemoryStorage(20);
+    const ending = stored(other, []);
+    ending.connect();
+    ending.session.publish("t", bytes("e"), 1, false, ending.now);
+    ending.session.end(ending.now);
+    assert.equal(other.writes, 1);
+  });
+});
+
+suite("outbox: storage errors", (test) => {
+  test("an erase that fails at PUBACK (ESP32: nvs erase fail) is survived: delivered, warned, erased at the retry", () => {
+    const storage = new MemoryStorage(20);
+    const warnings: string[] = [];
+    const rig = stored(storage, warnings);
+    rig.session.publish("t", bytes("a"), 1, false, rig.now); // offline: stored
+    rig.connect();
+    const [p] = rig.take().filter((x) => x.cmd === "publish");
+    storage.failRemove = true;
+    rig.recv({ cmd: "puback", messageId: p.messageId! });
+    assert.ok(rig.takeEvents().some((e) => e.type === "delivered"));
+    assert.equal(rig.session.outbox.length, 0);
+    assert.ok(warnings.some((w) => w.includes("erase failed")), warnings.join("\n"));
+    storage.failRemove = false;
+    rig.advance(4999);
+    assert.equal(storage.records.size, 1, "storage left alone until the retry");
+    rig.advance(1);
+    assert.equal(storage.records.size, 0, "erased at the retry");
+    assert.ok(warnings.some((w) => w.includes("works again")));
+  });
+
+  test("writes that fail keep every accepted message in memory; they are stored when storage works again", () => {
+    const storage = new MemoryStorage(20);
+    const warnings: string[] = [];
+    const rig = stored(storage, warnings);
+    storage.failWrite = true;
+    for (let i = 0; i < 4; i++) assert.ok(rig.session.publish("t", bytes(`w${i}`), 1, false, rig.now) > 0);
+    assert.equal(rig.session.outbox.length, 4);
+    assert.equal(storage.records.size, 0);
+    storage.failWrite = false;
+    rig.advance(5000);
+    assert.equal(storage.records.size, 4, "stored at the retry");
+    rig.connect();
+    const sent = rig.take().filter((x) => x.cmd === "publish");
+    assert.deepEqual(sent.map((x) => String.fromCharCode(...x.payload!)), ["w0", "w1", "w2", "w3"]);
+  });
+
+  test("a storage that keeps failing is warned about rarely (1st, 2nd, 4th, 8th ... failure), never thrown", () => {
+    const storage = new MemoryStorage(200);
+    const warnings: string[] = [];
+    const rig = stored(storage, warnings, { keepalive: 0 });
+    storage.failWrite = true;
+    storage.failRemove = true;
+    rig.connect();
+    for (let i = 0; i < 100; i++) {
+      rig.session.publish("t", bytes(`f${i}`), 1, false, rig.now);
+      rig.advance(6000); // each waits past persistAfter: a write is due every time
+      const [p] = rig.take().filter((x) => x.cmd === "publish");
+      rig.recv({ cmd: "puback", messageId: p.messageId! });
+    }
+    const failures = rig.session.outbox.storageFailures;
+    assert.ok(failures >= 5, `storage was tried again: ${failures}`);
+    const lines = warnings.filter((w) => w.includes("failed"));
+    assert.ok(lines.length <= Math.floor(Math.log2(failures)) + 1, `${lines.length} warnings for ${failures} failures`);
+  });
+
+  test("boot with a corrupt record whose erase fails: the outbox loads the rest", () => {
+    const storage = new MemoryStorage(10);
+    const first = new Outbox({ storage });
+    first.bind("dev1", undefined);
+    first.add("t", bytes("ok"), 1, false, 0, true);
+    storage.records.set(7, new Uint8Array([0x81, 0]).buffer);
+    storage.failRemove = true;
+    const warnings: string[] = [];
+    const rig = stored(storage, warnings);
+    assert.equal(rig.session.outbox.length, 1);
+    assert.ok(warnings.some((w) => w.includes("corrupt")) && warnings.some((w) => w.includes("erase failed")), warnings.join("\n"));
+  });
+});
+
+suite("outbox: identity", (test) => {
+  test("records written as product A are not sent after a re-flash as product B: dropped, counted, one warning", () => {
+    const storage = new MemoryStorage(20);
+    const a = stored(storage, [], { username: "productA" });
+    for (let i = 0; i < 3; i++) a.session.publish("$sys/productA/dev1/thing/property/post", bytes(`a${i}`), 1, false, a.now);
+    assert.equal(storage.records.size, 3);
+    // Reboot, re-flashed as product B (same device name).
+    const warnings: string[] = [];
+    const b = stored(storage, warnings, { username: "productB" });
+    assert.equal(b.session.outbox.length, 0);
+    assert.equal(b.session.outbox.foreign, 3);
+    assert.equal(storage.records.size, 0, "their records are erased");
+    const lines = warnings.filter((w) => w.includes("another device"));
+    assert.equal(lines.length, 1, warnings.join("\n"));
+    assert.ok(lines[0].includes("count=3"), lines[0]);
+    b.connect();
+    assert.deepEqual(b.take().filter((x) => x.cmd === "publish"), []);
+    // The same identity after a reboot gets its messages back.
+    b.session.publish("$sys/productB/dev1/thing/property/post", bytes("b"), 1, false, b.now);
+    b.drop();
+    const again = stored(storage, [], { username: "productB" });
+    assert.equal(again.session.outbox.length, 1);
+  });
+
+  test("a device name change is another identity too; an outbox bound to one identity refuses another", () => {
+    const storage = new MemoryStorage(20);
+    const a = stored(storage, [], { clientId: "devA" });
+    a.session.publish("t", bytes("x"), 1, false, a.now);
+    const b = stored(storage, [], { clientId: "devB" });
+    assert.equal(b.session.outbox.length, 0);
+    assert.throws(() => b.session.outbox.bind("devC", undefined), RangeError, /another client identity/);
   });
 });
