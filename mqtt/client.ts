@@ -516,7 +516,10 @@ export class MqttClient {
         this.#transportFailed("closed by the broker");
         break;
       case -2:
-        this.#log("WARN", "socket error");
+        // The socket gives no reason; when it failed tells the likely causes apart (README, Troubleshooting).
+        this.#log("WARN", "socket error", {
+          cause: this.#socketUp ? "connection reset or dropped" : "DNS failure or connection refused",
+        });
         this.#transportFailed("socket error");
         break;
     }
