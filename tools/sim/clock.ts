@@ -67,7 +67,9 @@ export class VirtualClock implements Clock {
       await this.#wake();
       await settle();
     }
-    this.#now = target;
+    // A wake that called Timer.delay (a sensor's conversion time) may have moved time past the
+    // target; time never goes back (the firmware's Uptime would read that as a 49-day wrap).
+    if (target > this.#now) this.#now = target;
     await settle();
   }
   /** Fires wake-ups due now (at the current time) without moving time. */
