@@ -12,13 +12,13 @@ interface Encoder {
   encode(text: string): Uint8Array;
 }
 interface Decoder {
-  decode(bytes: Uint8Array): string;
+  decode(bytes: Uint8Array | ArrayBuffer): string;
 }
 interface XsGlobals {
   eval: (code: string) => unknown;
   issueCommand: (message: ArrayBufferLike) => ArrayBuffer;
   TextEncoder: new () => Encoder;
-  TextDecoder: new () => Decoder;
+  TextDecoder: new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }) => Decoder;
   gc?: () => void;
   handleCommand?: (message: ArrayBuffer) => ArrayBuffer;
   trace?: (...parts: unknown[]) => void;
@@ -50,6 +50,18 @@ const issue = g.issueCommand;
 const encoder = new g.TextEncoder();
 const decoder = new g.TextDecoder();
 const collect = g.gc;
+// The board's string natives, metered close to what a native call costs (about 8 computrons): the
+// portable versions in natives.ts are JavaScript around the encoder and cost 58 and 85 a call, which
+// XS measurements of firmware (bench/) would count as firmware work. The same contract: UTF-8 in a
+// new ArrayBuffer; an ArrayBuffer's UTF-8 as a string, a TypeError for bytes that are not UTF-8 or
+// for a view (the device takes ArrayBuffers only), a BOM kept as U+FEFF.
+const strict = new g.TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const isView = ArrayBuffer.isView;
+(ArrayBuffer as { fromString?: (text: string) => ArrayBuffer }).fromString = (text) => encoder.encode(text).buffer as ArrayBuffer;
+(String as { fromArrayBuffer?: (buffer: ArrayBuffer) => string }).fromArrayBuffer = (buffer) => {
+  if (isView(buffer)) throw new TypeError("argument: not an ArrayBuffer instance");
+  return strict.decode(buffer);
+};
 installBoardNatives(encoder, decoder);
 
 // The board has none of these (and xsnap-only APIs must not leak into firmware).
