@@ -264,11 +264,11 @@ export class XsLane {
     this.totalCompute += meter.compute;
     if (this.#loadHeap > 0) {
       this.#cranks++;
+      const limits = this.options.limits ?? "board";
       // The board collects when its heap is full: live plus garbage past its slots.
-      const held = meter.currentHeapCount - this.#loadHeap;
-      if (held > this.creation.slots || meter.currentHeapCount > this.#liveHeap + GC_SLACK || this.#cranks >= MEASURE_EVERY) {
-        await this.#measure();
-      }
+      const full = limits === "board" && meter.currentHeapCount - this.#loadHeap > this.creation.slots;
+      if (full || (limits !== "none" && this.#cranks >= MEASURE_EVERY)) await this.#measure();
+      else if (meter.currentHeapCount > this.#liveHeap + GC_SLACK) await this.#collect();
     }
     return { ...meter, reply: result.reply };
   }
@@ -299,27 +299,45 @@ export class XsLane {
 
   /**
    * A full collection and a measurement (a snapshot header: not an evaluation, costs no computrons),
-   * as the board collects when its heap fills; records the peak and, past the board's creation, stops
-   * the lane with "memory full". The lane runs one when the board would have collected, whenever the
-   * heap grew by GC_SLACK, and every MEASURE_EVERY cranks.
+   * as the board collects when its heap fills; records the peaks and, past the board's creation, stops
+   * the lane with "memory full". The lane runs one when the board would have collected and every
+   * MEASURE_EVERY cranks (lanes with limits "none": only when asked).
    */
   async #measure(): Promise<HeapMeasure> {
     const m = await this.#worker.measure(this.#snapshotPath);
     this.#cranks = 0;
-    this.lastMeter = { ...this.lastMeter, currentHeapCount: m.slots, compute: 0 };
-    this.#liveHeap = m.slots;
-    if (this.#loadHeap === 0) return m;
-    const use = { slots: m.slots - this.#loadHeap, chunks: m.chunks - this.#loadChunks };
+    this.#held(m.slots, m.chunks);
+    return m;
+  }
+
+  /**
+   * A full collection only (xs gc, a command: cheaper than a snapshot for a large heap), whenever the
+   * heap grew by GC_SLACK; returns the live slots and records the slot peak.
+   */
+  async #collect(): Promise<number> {
+    const message = enc.encode(JSON.stringify(["gc", this.clock.now(), this.clock.epoch()]));
+    const { meter } = await this.#worker.command(message);
+    this.#held(meter.currentHeapCount, undefined);
+    return meter.currentHeapCount;
+  }
+
+  /** Records what the firmware holds after a collection (chunks when measured) against the board. */
+  #held(slots: number, chunks: number | undefined): void {
+    this.lastMeter = { ...this.lastMeter, currentHeapCount: slots, compute: 0 };
+    this.#liveHeap = slots;
+    if (this.#loadHeap === 0) return;
+    const use = { slots: slots - this.#loadHeap, chunks: chunks === undefined ? 0 : chunks - this.#loadChunks };
     this.peak.slots = Math.max(this.peak.slots, use.slots);
-    this.peak.chunks = Math.max(this.peak.chunks, use.chunks);
-    this.peak.samples++;
+    if (chunks !== undefined) {
+      this.peak.chunks = Math.max(this.peak.chunks, use.chunks);
+      this.peak.samples++;
+    }
     if ((this.options.limits ?? "board") === "board" && this.fatal === undefined) {
       const over: string[] = [];
       if (use.slots > this.creation.slots) over.push(`${use.slots} slots held, the board has ${this.creation.slots}`);
       if (use.chunks > this.creation.chunks) over.push(`${use.chunks} bytes of chunks held, the board has ${this.creation.chunks}`);
       if (over.length > 0) throw this.#abort("memory full", `${over.join("; ")}: manifest.json platforms.esp32.creation`);
     }
-    return m;
   }
 
   /** What the firmware holds now (after a full GC), beyond its loaded modules. */
@@ -383,9 +401,9 @@ export class XsLane {
 
   /** Heap slots in use after a full garbage collection (a command, not an evaluation: costs nothing). */
   async heapSlots(): Promise<number> {
-    const run = this.#deliveries.then(() => this.#measure());
+    const run = this.#deliveries.then(() => this.#collect());
     this.#deliveries = run.catch(() => {});
-    return (await run).slots;
+    return run;
   }
 
   /** Advances the virtual clock by `ms` (timers fire in order) and waits until XS is idle. */
