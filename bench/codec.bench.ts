@@ -5,6 +5,11 @@ import { Decoder } from "../mqtt/decode.ts";
 import type { PublishPacket } from "../mqtt/packets.ts";
 import type { Report } from "./run.ts";
 import { compare } from "./measure.ts";
+import { installBoardNatives } from "../tools/sim/natives.ts";
+
+// The codec uses the device's natives (ArrayBuffer.fromString, String.fromArrayBuffer,
+// ArrayBuffer.prototype.concat); on Node they come from the simulator's natives, as in every test.
+installBoardNatives(new TextEncoder(), new TextDecoder());
 
 const TOPIC = "$sys/AbCdEf1234/device-001/thing/property/post";
 const json = JSON.stringify({ id: "123", version: "1.0", params: { temp: { value: 23.6 }, humi: { value: 41.2 }, rssi: { value: -61 } } });

@@ -92,20 +92,39 @@ function readFixedHeader(bytes: Uint8Array, at: number, end: number, maxPacketSi
 // fifth of the speed of decoding a stream of acks.
 const ACK_CMDS: readonly string[] = ["", "", "", "", "puback", "pubrec", "pubrel", "pubcomp", "", "", "", "unsuback"];
 
-// Short strings, the shape of nearly every topic and client id, take a fast path: one native call
-// makes the string and one regex proves it plain ASCII without U+0000 (and, for topic names, without
-// wildcards). On XS a per-byte check in JS would cost about 25 computrons a byte. Longer strings go
-// the general way, so apply never pushes more arguments than the board's small XS stack holds.
-const FAST_STRING_MAX = 64;
-const NOT_PLAIN_ASCII = /[\u0000\u0080-\uffff]/;
-const NOT_PLAIN_TOPIC_NAME = /[\u0000#+\u0080-\uffff]/;
+/**
+ * The string of bytes[from, to) when they are plain ASCII without U+0000, the shape of nearly every
+ * topic and client id; undefined otherwise, and the strict decoder decides. The device's native
+ * String.fromArrayBuffer makes the string (a loop in JavaScript costs about 25 computrons a byte in
+ * XS); one UTF-16 unit per byte proves every byte ASCII, since any longer sequence, well-formed or
+ * not, gives fewer units or makes the native throw.
+ */
+function plainString(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const start = bytes.byteOffset + from;
+  let s: string;
+  try {
+    s = String.fromArrayBuffer((bytes.buffer as ArrayBuffer).slice(start, start + to - from));
+  } catch {
+    return undefined;
+  }
+  return s.length === to - from && s.indexOf("\u0000") === -1 ? s : undefined;
+}
+
+// Up to this many bytes, a string with U+0000 is refused for that first, well-formed or not (the
+// rule this decoder has always applied to short strings; longer ones are checked for UTF-8 first).
+const NUL_FIRST_MAX = 64;
 
 /** `units` is the decoder's scratch space for utf8Decode. */
 function decodeString(bytes: Uint8Array, from: number, to: number, what: string, units: number[]): string {
-  if (to - from <= FAST_STRING_MAX) {
-    const s = Reflect.apply(String.fromCharCode, null, bytes.subarray(from, to)) as string;
-    if (!NOT_PLAIN_ASCII.test(s)) return s;
-    if (s.indexOf("\u0000") !== -1) throw new ProtocolError(`${what}: string contains U+0000 [MQTT-1.5.3-2]`);
+  return plainString(bytes, from, to) ?? strictString(bytes, from, to, what, units);
+}
+
+/** A string that is not plain ASCII: well-formed UTF-8 [MQTT-1.5.3-1] without U+0000 [MQTT-1.5.3-2]. */
+function strictString(bytes: Uint8Array, from: number, to: number, what: string, units: number[]): string {
+  if (to - from <= NUL_FIRST_MAX) {
+    for (let i = from; i < to; i++) {
+      if (bytes[i] === 0) throw new ProtocolError(`${what}: string contains U+0000 [MQTT-1.5.3-2]`);
+    }
   }
   let s: string;
   try {
@@ -117,16 +136,15 @@ function decodeString(bytes: Uint8Array, from: number, to: number, what: string,
   return s;
 }
 
-/** A PUBLISH topic name: well-formed, non-empty, no wildcards [MQTT-4.7.3-1, MQTT-3.3.2-2]. */
-function decodeTopicName(bytes: Uint8Array, from: number, to: number, r: BodyReader): string {
-  if (to - from <= FAST_STRING_MAX && to > from) {
-    const s = Reflect.apply(String.fromCharCode, null, bytes.subarray(from, to)) as string;
-    if (!NOT_PLAIN_TOPIC_NAME.test(s)) return s;
-  }
+/** A PUBLISH topic name off the hot path: well-formed, non-empty, no wildcards [MQTT-4.7.3-1, MQTT-3.3.2-2]. */
+function topicNameOf(bytes: Uint8Array, from: number, to: number, r: BodyReader): string {
   const topic = decodeString(bytes, from, to, "PUBLISH", r.units);
   checkTopicName(topic, "PUBLISH");
   return topic;
 }
+
+/** The type bits of a PUBLISH's first byte. */
+const PUBLISH_TYPE = PUBLISH << 4;
 
 /** Reads MQTT strings and fields out of one packet body, refusing any overrun of its length. */
 class BodyReader {
@@ -208,8 +226,12 @@ export class Decoder {
   // known, then the whole packet is gathered in #partial (allocated once, exactly sized).
   #header = new Uint8Array(5);
   #headerFill = 0;
+  /** #headerFill + #partialFill: one field for push to test. */
+  #held = 0;
   #partial: Uint8Array = EMPTY;
   #partialFill = 0;
+  /** A split packet completed by #continuePartial, for push to decode. */
+  #done: Uint8Array = EMPTY;
 
   constructor(options: DecoderOptions = {}) {
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
@@ -230,7 +252,7 @@ export class Decoder {
 
   /** Bytes held from an incomplete packet. */
   get pendingBytes(): number {
-    return this.#headerFill + this.#partialFill;
+    return this.#held;
   }
 
   push(chunk: Uint8Array): Packet[] {
@@ -239,33 +261,116 @@ export class Decoder {
     }
     const packets: Packet[] = [];
     this.#pushing = packets;
-    let at = (this.#headerFill | this.#partialFill) === 0 ? 0 : this.#continuePartial(chunk, packets);
-    const end = chunk.length;
-    while (at < end) {
-      const header = readFixedHeader(chunk, at, end, this.maxPacketSize);
-      if (header < 0) {
-        this.#header.set(chunk.subarray(at, end), 0);
-        this.#headerFill = end - at;
-        break;
+    let count = 0;
+    // A packet split across pushes is completed first, then decoded by the loop below, which is
+    // the only place a packet is decoded; the chunk resumes at `rest` after it.
+    let bytes = chunk;
+    let at = 0;
+    let end = chunk.length;
+    let rest = -1;
+    if (this.#held !== 0) {
+      rest = this.#continuePartial(chunk);
+      const done = this.#done;
+      if (done === EMPTY) {
+        at = end;
+        rest = -1;
+      } else {
+        this.#done = EMPTY;
+        bytes = done;
+        end = done.length;
       }
-      const bodyStart = at + ((header / HEADER_LENGTH_UNIT) | 0);
-      const packetEnd = bodyStart + (header & REMAINING_MASK);
-      if (packetEnd > end) {
-        const partial = new Uint8Array(packetEnd - at);
-        partial.set(chunk.subarray(at, end), 0);
-        this.#partial = partial;
-        this.#partialFill = end - at;
-        break;
+    }
+    const max = this.maxPacketSize;
+    for (;;) {
+      while (at < end) {
+        // The fixed header of a packet under 16 KB is read here (on XS a call with four arguments
+        // costs as much as the rest); anything else, readFixedHeader reads and refuses in order.
+        const first = bytes[at];
+        let bodyStart = -1;
+        let remaining = 0;
+        if (FIRST_BYTE_OK[first] === 1 && at + 1 < end) {
+          const digit = bytes[at + 1];
+          if (digit < 0x80) {
+            remaining = digit;
+            bodyStart = at + 2;
+          } else if (at + 2 < end && bytes[at + 2] < 0x80) {
+            remaining = (digit & 0x7f) | (bytes[at + 2] << 7);
+            bodyStart = at + 3;
+          }
+        }
+        if (bodyStart < 0 || bodyStart - at + remaining > max) {
+          const header = readFixedHeader(bytes, at, end, max);
+          if (header < 0) {
+            this.#header.set(bytes.subarray(at, end), 0);
+            this.#headerFill = end - at;
+            this.#held = end - at;
+            break;
+          }
+          bodyStart = at + ((header / HEADER_LENGTH_UNIT) | 0);
+          remaining = header & REMAINING_MASK;
+        }
+        const packetEnd = bodyStart + remaining;
+        if (packetEnd > end) {
+          const partial = new Uint8Array(packetEnd - at);
+          partial.set(bytes.subarray(at, end), 0);
+          this.#partial = partial;
+          this.#partialFill = end - at;
+          this.#held = end - at;
+          break;
+        }
+        at = packetEnd;
+        if ((first & 0xf0) !== PUBLISH_TYPE) {
+          packets[count++] = decodeBody(first, bytes, bodyStart, packetEnd, this.#body);
+          continue;
+        }
+        // PUBLISH, the hot path, is decoded right here (a call would cost as much as its checks).
+        const qos = ((first >> 1) & 3) as QoS;
+        const dup = (first & 8) !== 0;
+        if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP set on QoS 0 [MQTT-3.3.1-2]");
+        if (packetEnd - bodyStart < 2) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
+        const from = bodyStart + 2;
+        const length = (bytes[bodyStart] << 8) | bytes[bodyStart + 1];
+        const topicEnd = from + length;
+        if (topicEnd > packetEnd) throw new ProtocolError("PUBLISH: the topic length overruns the packet");
+        // A plain ASCII topic without U+0000 or wildcards (plainString, inline); anything else is
+        // decoded and checked by topicNameOf.
+        let topic: string | undefined;
+        if (length !== 0) {
+          const start = bytes.byteOffset + from;
+          try {
+            topic = String.fromArrayBuffer((bytes.buffer as ArrayBuffer).slice(start, start + length));
+          } catch {
+            topic = undefined;
+          }
+        }
+        if (topic === undefined || topic.length !== length || topic.indexOf("\u0000") !== -1 || topic.indexOf("#") !== -1 || topic.indexOf("+") !== -1) {
+          topic = topicNameOf(bytes, from, topicEnd, this.#body);
+        }
+        const retain = (first & 1) !== 0;
+        if (qos === 0) {
+          packets[count++] = { cmd: "publish", topic, payload: bytes.subarray(topicEnd, packetEnd), qos, dup, retain };
+          continue;
+        }
+        if (topicEnd + 2 > packetEnd) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
+        const messageId = (bytes[topicEnd] << 8) | bytes[topicEnd + 1];
+        if (messageId === 0) throw new ProtocolError("PUBLISH: packet identifier 0 [MQTT-2.3.1-1]");
+        packets[count++] = { cmd: "publish", topic, payload: bytes.subarray(topicEnd + 2, packetEnd), qos, dup, retain, messageId };
       }
-      packets.push(decodeBody(chunk[at], chunk, bodyStart, packetEnd, this.#body));
-      at = packetEnd;
+      if (rest < 0) break;
+      bytes = chunk;
+      at = rest;
+      end = chunk.length;
+      rest = -1;
     }
     this.#pushing = undefined;
     return packets;
   }
 
-  /** Feeds the start of `chunk` to the split packet; returns where the rest of the chunk begins. */
-  #continuePartial(chunk: Uint8Array, packets: Packet[]): number {
+  /**
+   * Feeds the start of `chunk` to the split packet; returns where the rest of the chunk begins. A
+   * completed packet is left in #done for push to decode.
+   */
+  #continuePartial(chunk: Uint8Array): number {
     let at = 0;
     if (this.#headerFill > 0) {
       // Add header bytes one by one until the remaining length is complete.
@@ -275,7 +380,10 @@ export class Decoder {
         header[this.#headerFill++] = chunk[at++];
         parsed = readFixedHeader(header, 0, this.#headerFill, this.maxPacketSize);
       }
-      if (parsed < 0) return at;
+      if (parsed < 0) {
+        this.#held = this.#headerFill;
+        return at;
+      }
       const partial = new Uint8Array(((parsed / HEADER_LENGTH_UNIT) | 0) + (parsed & REMAINING_MASK));
       partial.set(header.subarray(0, this.#headerFill), 0);
       this.#partial = partial;
@@ -290,36 +398,18 @@ export class Decoder {
     if (this.#partialFill === partial.length) {
       this.#partial = EMPTY;
       this.#partialFill = 0;
-      const header = readFixedHeader(partial, 0, partial.length, this.maxPacketSize);
-      packets.push(decodeBody(partial[0], partial, (header / HEADER_LENGTH_UNIT) | 0, partial.length, this.#body));
+      this.#done = partial;
     }
+    this.#held = this.#partialFill;
     return at;
   }
 }
 
-/** Decodes the body of a packet whose first byte readFixedHeader has accepted. */
+/** Decodes the body of a packet other than PUBLISH (Decoder.#publish) whose first byte is accepted. */
 function decodeBody(first: number, bytes: Uint8Array, at: number, end: number, r: BodyReader): Packet {
   const type = first >> 4;
   const flags = first & 0x0f;
   switch (type) {
-    case PUBLISH: {
-      // Inline rather than through BodyReader: this is the hot path.
-      const qos = ((flags >> 1) & 3) as QoS;
-      const dup = (flags & 8) !== 0;
-      if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP set on QoS 0 [MQTT-3.3.1-2]");
-      if (end - at < 2) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
-      const topicEnd = at + 2 + ((bytes[at] << 8) | bytes[at + 1]);
-      if (topicEnd > end) throw new ProtocolError("PUBLISH: the topic length overruns the packet");
-      const topic = decodeTopicName(bytes, at + 2, topicEnd, r);
-      const retain = (flags & 1) !== 0;
-      if (qos === 0) {
-        return { cmd: "publish", topic, payload: bytes.subarray(topicEnd, end), qos, dup, retain };
-      }
-      if (topicEnd + 2 > end) throw new ProtocolError("PUBLISH: truncated, a field overruns the packet");
-      const messageId = (bytes[topicEnd] << 8) | bytes[topicEnd + 1];
-      if (messageId === 0) throw new ProtocolError("PUBLISH: packet identifier 0 [MQTT-2.3.1-1]");
-      return { cmd: "publish", topic, payload: bytes.subarray(topicEnd + 2, end), qos, dup, retain, messageId };
-    }
     case PUBACK:
     case PUBREC:
     case PUBREL:

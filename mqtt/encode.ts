@@ -5,7 +5,7 @@
 import * as wire from "./packets";
 import type { GrantedQoS, Packet, PacketInput, QoS, Subscription } from "./packets";
 import { checkTopicFilter, checkTopicName, ProtocolError, stringProblem } from "./validate";
-import { utf8Length, utf8Write } from "../lib/utf8";
+import { utf8Length } from "../lib/utf8";
 
 // The wire numbers as this module's own constants, for the reason given in ./decode.ts (V8 folds a
 // module's const, not an imported binding).
@@ -64,12 +64,14 @@ function lengthBytes(remaining: number): number {
   return remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
 }
 
-/** Allocates the exact buffer and writes the fixed header; the body starts at out.length - remaining. */
-function start(first: number, remaining: number): Uint8Array {
+function checkRemaining(remaining: number): void {
   if (remaining > MAX_REMAINING_LENGTH) {
     throw new ProtocolError(`packet of ${remaining} bytes exceeds the maximum remaining length [MQTT-2.2.3]`);
   }
-  const out = new Uint8Array(1 + lengthBytes(remaining) + remaining);
+}
+
+/** Writes the fixed header at out[0] (checked with checkRemaining): the first byte, then the remaining length [MQTT-2.2.3]. */
+function writeFixedHeader(out: Uint8Array, first: number, remaining: number): void {
   out[0] = first;
   let at = 1;
   let x = remaining;
@@ -79,13 +81,23 @@ function start(first: number, remaining: number): Uint8Array {
     if (x > 0) digit |= 0x80;
     out[at++] = digit;
   } while (x > 0);
+}
+
+/** Allocates the exact buffer and writes the fixed header; the body starts at out.length - remaining. */
+function start(first: number, remaining: number): Uint8Array {
+  checkRemaining(remaining);
+  const out = new Uint8Array(1 + lengthBytes(remaining) + remaining);
+  writeFixedHeader(out, first, remaining);
   return out;
 }
 
 function writeString(s: string, length: number, out: Uint8Array, at: number): number {
   out[at] = length >> 8;
   out[at + 1] = length & 0xff;
-  return utf8Write(s, out, at + 2);
+  // The device's native encoder: a JS loop costs about 21 computrons a character in XS. `s` passed
+  // stringLength, so it has no lone surrogate and no U+0000 to encode.
+  if (length > 0) out.set(new Uint8Array(ArrayBuffer.fromString(s)), at + 2);
+  return at + 2 + length;
 }
 
 function writeBinary(b: Uint8Array, out: Uint8Array, at: number): number {
@@ -104,39 +116,89 @@ function ack(first: number, id: number): Uint8Array {
   return out;
 }
 
-/** The checked UTF-8 bytes of a PUBLISH topic name. */
-function topicBytes(topic: unknown): Uint8Array {
+/**
+ * A PUBLISH topic name as it goes on the wire, its length (2 bytes) then its checked UTF-8 bytes:
+ * alone for QoS 0, and with room after it for the packet identifier, written in place per packet.
+ */
+interface TopicField {
+  readonly plain: ArrayBuffer;
+  readonly withId: Uint8Array;
+}
+
+function topicField(topic: unknown): TopicField {
   const length = stringLength(topic, "PUBLISH topic");
   checkTopicName(topic as string, "PUBLISH");
-  const bytes = new Uint8Array(length);
-  utf8Write(topic as string, bytes, 0);
-  return bytes;
+  const withId = new Uint8Array(2 + length + 2);
+  writeString(topic as string, length, withId, 0);
+  return { plain: (withId.buffer as ArrayBuffer).slice(0, 2 + length), withId };
 }
 
 type PublishInput = Extract<PacketInput, { cmd: "publish" }>;
 
-/** `topic`: the checked bytes of p.topic. */
-function encodePublish(p: PublishInput, topic: Uint8Array): Uint8Array {
+/** The first byte of a PUBLISH before its flags. */
+const PUBLISH_FIRST = PUBLISH << 4;
+
+/** What an encoder reuses for every PUBLISH: a fixed header of each possible size (2 to 5 bytes). */
+type PublishHeads = readonly Uint8Array[];
+
+function publishHeads(): PublishHeads {
+  return [new Uint8Array(2), new Uint8Array(3), new Uint8Array(4), new Uint8Array(5)];
+}
+
+/**
+ * `topic`: the topic field of p.topic. The client's hot path, so written for XS, where every
+ * operation is counted: checks inline, in the order of the general rules above; the fixed header and
+ * the identifier written in place; the packet made by one native `ArrayBuffer.prototype.concat` (a
+ * memcpy of header, topic, identifier and payload), which allocates what `new Uint8Array(size)`
+ * would and replaces two copies that XS counts byte by byte. What is written in place is copied
+ * before this returns, so reusing it is safe.
+ */
+function encodePublish(p: PublishInput, topic: TopicField, heads: PublishHeads): Uint8Array {
   const qos = p.qos ?? 0;
   if (qos !== 0 && qos !== 1 && qos !== 2) checkQos(qos, "PUBLISH");
-  const dup = p.dup === true;
-  if (dup && qos === 0) throw new ProtocolError("PUBLISH: DUP must be 0 for QoS 0 [MQTT-3.3.1-2]");
-  const payload = payloadOf(p.payload, "PUBLISH");
-  const id = qos > 0 ? checkMessageId(p.messageId, "PUBLISH") : 0;
-  const remaining = 2 + topic.length + (qos > 0 ? 2 : 0) + payload.length;
-  const out = start((PUBLISH << 4) | (dup ? 8 : 0) | (qos << 1) | (p.retain === true ? 1 : 0), remaining);
-  const headerEnd = out.length - remaining;
-  let at = headerEnd;
-  out[at++] = topic.length >> 8;
-  out[at++] = topic.length & 0xff;
-  out.set(topic, at);
-  at += topic.length;
-  if (qos > 0) {
-    out[at++] = id >> 8;
-    out[at++] = id & 0xff;
+  let first = PUBLISH_FIRST | (qos << 1);
+  if (p.dup === true) {
+    if (qos === 0) throw new ProtocolError("PUBLISH: DUP must be 0 for QoS 0 [MQTT-3.3.1-2]");
+    first |= 8;
   }
-  out.set(payload, at);
-  return out;
+  if (p.retain === true) first |= 1;
+  let payload = p.payload;
+  if (payload === undefined) payload = EMPTY;
+  else if (!(payload instanceof Uint8Array)) throw new ProtocolError("PUBLISH: payload must be a Uint8Array");
+  const size = payload.length;
+  let field = topic.plain;
+  if (qos !== 0) {
+    const id = p.messageId as number;
+    // One mask proves a whole number in 0..65535 (strings, NaN and fractions all fail it).
+    if ((id & 0xffff) !== id || id === 0) checkMessageId(id, "PUBLISH");
+    const withId = topic.withId;
+    const at = withId.length - 2;
+    withId[at] = id >> 8;
+    withId[at + 1] = id;
+    field = withId.buffer as ArrayBuffer;
+  }
+  const remaining = field.byteLength + size;
+  let head: Uint8Array;
+  if (remaining < 128) {
+    head = heads[0];
+    head[0] = first;
+    head[1] = remaining;
+  } else if (remaining < 16_384) {
+    head = heads[1];
+    head[0] = first;
+    head[1] = remaining | 0x80;
+    head[2] = remaining >> 7;
+  } else {
+    checkRemaining(remaining);
+    head = heads[lengthBytes(remaining) - 1];
+    writeFixedHeader(head, first, remaining);
+  }
+  // A view of part of a buffer is copied out first (concat takes whole buffers). Payloads are the
+  // firmware's own Uint8Arrays, never over a SharedArrayBuffer, which concat would refuse.
+  let bytes = payload.buffer as ArrayBuffer;
+  const offset = payload.byteOffset;
+  if (offset !== 0 || size !== bytes.byteLength) bytes = bytes.slice(offset, offset + size);
+  return new Uint8Array((head.buffer as ArrayBuffer).concat(field, bytes));
 }
 
 function encodeConnect(p: Extract<PacketInput, { cmd: "connect" }>): Uint8Array {
@@ -271,13 +333,14 @@ function encodeSuback(messageId: number, granted: GrantedQoS[]): Uint8Array {
 const TOPIC_CACHE_LIMIT = 16;
 
 /**
- * Encodes packets for one connection or app. It remembers the bytes of the PUBLISH topic names it
- * has checked: firmware publishes to a handful of fixed topics, and on XS a per-character loop costs
- * about 25 computrons a character where copying cached bytes costs 2. The cache lives in the
+ * Encodes packets for one connection or app. It remembers the topic fields of the PUBLISH topic
+ * names it has checked (firmware publishes to a handful of fixed topics, so each is checked and
+ * encoded once) and keeps the buffers a PUBLISH's fixed header is written into. Both live in the
  * instance, not the module, because a preloaded module's objects are read-only in flash.
  */
 export class Encoder {
-  readonly #topics = new Map<string, Uint8Array>();
+  readonly #topics = new Map<string, TopicField>();
+  readonly #heads = publishHeads();
 
   /** Encodes one packet into an exactly-sized buffer; throws ProtocolError for an invalid packet. */
   encode(packet: PacketInput): Uint8Array {
@@ -286,12 +349,12 @@ export class Encoder {
     const topics = this.#topics;
     let topic = topics.get(packet.topic);
     if (topic === undefined) {
-      topic = topicBytes(packet.topic);
+      topic = topicField(packet.topic);
       // Bounded: when full it starts again, so a stream of distinct topics cannot grow it.
       if (topics.size >= TOPIC_CACHE_LIMIT) topics.clear();
       topics.set(packet.topic, topic);
     }
-    return encodePublish(packet, topic);
+    return encodePublish(packet, topic, this.#heads);
   }
 }
 
@@ -300,7 +363,7 @@ export function encode(packet: PacketInput): Uint8Array {
   if (typeof packet !== "object" || packet === null) throw new ProtocolError("a packet must be an object with a cmd");
   switch (packet.cmd) {
     case "publish":
-      return encodePublish(packet, topicBytes(packet.topic));
+      return encodePublish(packet, topicField(packet.topic), publishHeads());
     case "puback":
       return ack(PUBACK << 4, checkMessageId(packet.messageId, "PUBACK"));
     case "pubrec":

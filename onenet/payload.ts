@@ -52,12 +52,17 @@ function checkIdentifier(identifier: string): void {
 }
 
 function checkValue(identifier: string, value: unknown): void {
+  if (reportable(value)) return;
   const type = typeof value;
-  if (type === "number") {
-    if (!Number.isFinite(value as number)) throw new OneNetError(`onenet: ${identifier}: value ${String(value)} is not a finite number`);
-  } else if (type !== "boolean" && type !== "string" && !(type === "object" && value !== null)) {
-    throw new OneNetError(`onenet: ${identifier}: value of type ${type} cannot be reported`);
-  }
+  if (type === "number") throw new OneNetError(`onenet: ${identifier}: value ${String(value)} is not a finite number`);
+  throw new OneNetError(`onenet: ${identifier}: value of type ${type} cannot be reported`);
+}
+
+/** True for a value checkValue accepts: a finite number, a boolean, a string or an object. */
+function reportable(value: unknown): boolean {
+  const type = typeof value;
+  if (type === "number") return Number.isFinite(value);
+  return type === "boolean" || type === "string" || (type === "object" && value !== null);
 }
 
 function bytesOf(message: object): Uint8Array {
@@ -72,8 +77,10 @@ export function propertyPost(id: string, params: { readonly [identifier: string]
   for (const identifier in params) {
     const value = params[identifier];
     if (value === undefined) continue;
-    checkIdentifier(identifier);
-    checkValue(identifier, value);
+    // The common case checked inline (on XS a call costs as much as a check); the errors come from
+    // the functions that explain them.
+    if (!IDENTIFIER.test(identifier)) checkIdentifier(identifier);
+    if (typeof value === "number" ? !Number.isFinite(value) : !reportable(value)) checkValue(identifier, value);
     out[identifier] = stamp === undefined ? { value } : { value, time: stamp };
     count++;
   }
@@ -152,20 +159,42 @@ function openings(bytes: Uint8Array, limit: number): number {
   return n;
 }
 
+/** Count of `{` and `[` in `text`, stopping past `limit` (string indexOf: one native call each). */
+function openingsIn(text: string, limit: number): number {
+  let n = 0;
+  let at = text.indexOf("{");
+  while (at >= 0 && n <= limit) {
+    n++;
+    at = text.indexOf("{", at + 1);
+  }
+  at = text.indexOf("[");
+  while (at >= 0 && n <= limit) {
+    n++;
+    at = text.indexOf("[", at + 1);
+  }
+  return n;
+}
+
 function parseObject(bytes: Uint8Array): { readonly [key: string]: unknown } {
   const limits = DOWNLINK_LIMITS;
   if (bytes.length > limits.bytes) throw new PayloadError(`payload of ${bytes.length} bytes is over ${limits.bytes}`);
-  // Most downlinks have a handful of brackets: counting them (native indexOf) bounds the depth; only a
-  // payload with many brackets is scanned byte by byte.
-  if (openings(bytes, limits.depth) > limits.depth && depthOf(bytes, limits.depth) > limits.depth) {
-    throw new PayloadError(`payload nested deeper than ${limits.depth}`);
-  }
-  let text: string;
+  // The text first (a copy of a view's bytes is ArrayBuffer.slice, which XS meters by the call, not
+  // by the byte), then the depth bound on it, where counting brackets is a native call per bracket
+  // (on the bytes XS meters indexOf by the byte): a bracket is one byte in UTF-8 as in the text.
+  let text: string | undefined;
   try {
-    text = String.fromArrayBuffer(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer);
+    const buffer = bytes.buffer as ArrayBuffer;
+    const offset = bytes.byteOffset;
+    const length = bytes.length;
+    text = String.fromArrayBuffer(offset === 0 && length === buffer.byteLength ? buffer : buffer.slice(offset, offset + length));
   } catch {
-    throw new PayloadError("payload is not UTF-8");
+    text = undefined;
   }
+  // Too deep is refused before not UTF-8, as always; only a payload with many brackets is scanned
+  // byte by byte.
+  const many = text === undefined ? openings(bytes, limits.depth) > limits.depth : openingsIn(text, limits.depth) > limits.depth;
+  if (many && depthOf(bytes, limits.depth) > limits.depth) throw new PayloadError(`payload nested deeper than ${limits.depth}`);
+  if (text === undefined) throw new PayloadError("payload is not UTF-8");
   let value: unknown;
   try {
     value = JSON.parse(text);

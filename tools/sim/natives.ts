@@ -1,5 +1,6 @@
 // The string <-> UTF-8 natives every Moddable device host has (docs/moddable.md), which neither xsnap
-// nor Node provides: `ArrayBuffer.fromString(string)` and `String.fromArrayBuffer(buffer)`. Both lanes
+// nor Node provides: `ArrayBuffer.fromString(string)` and `String.fromArrayBuffer(buffer)`; and XS's
+// `ArrayBuffer.prototype.concat(...buffers)`, which xsnap has and Node lacks. Both lanes
 // install them from their engine's native TextEncoder/TextDecoder, so firmware may use what the board
 // has natively, and the XS lane meters it as native work (a few computrons), as the board runs it.
 //
@@ -13,6 +14,8 @@ interface Decoder {
   decode(bytes: Uint8Array): string;
 }
 
+type Concat = { concat?: (this: ArrayBuffer, ...buffers: ArrayBuffer[]) => ArrayBuffer };
+
 type Natives = {
   fromString?: (text: string) => ArrayBuffer;
   fromArrayBuffer?: (buffer: ArrayBuffer) => string;
@@ -22,6 +25,29 @@ type Natives = {
 export function installBoardNatives(encoder: Encoder, decoder: Decoder): void {
   const ab = ArrayBuffer as unknown as Natives;
   const str = String as unknown as Natives;
+  const proto = ArrayBuffer.prototype as unknown as Concat;
+  if (proto.concat === undefined) {
+    // As XS's (xsDataView.c): every argument must be an ArrayBuffer; the result is a new one.
+    Object.defineProperty(proto, "concat", {
+      configurable: true,
+      writable: true,
+      value: function concat(this: ArrayBuffer, ...buffers: ArrayBuffer[]): ArrayBuffer {
+        let length = this.byteLength;
+        for (let i = 0; i < buffers.length; i++) {
+          if (!(buffers[i] instanceof ArrayBuffer)) throw new TypeError(`arguments[${i}] is no ArrayBuffer instance`);
+          length += buffers[i].byteLength;
+        }
+        const out = new Uint8Array(length);
+        out.set(new Uint8Array(this), 0);
+        let at = this.byteLength;
+        for (let i = 0; i < buffers.length; i++) {
+          out.set(new Uint8Array(buffers[i]), at);
+          at += buffers[i].byteLength;
+        }
+        return out.buffer;
+      },
+    });
+  }
   if (ab.fromString === undefined) {
     ab.fromString = (text: string): ArrayBuffer => {
       const bytes = encoder.encode(String(text));

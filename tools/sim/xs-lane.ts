@@ -1,12 +1,17 @@
 // The XS lane, host side: bundles firmware (sim/bundle.ts), runs it in an xsnap worker (the real XS
 // engine), and bridges the host world into it: clock (real or virtual), TCP (TcpLink), storage
 // (Storage, file-backed for reboots), log lines, configuration, named controls, meters.
-import { resolve as resolvePath, isAbsolute } from "node:path";
+// It holds the firmware to the board's memory (manifest.json platforms.esp32.creation): the XS stack
+// through a pad (xs/bridge.ts), and chunks and slots by measuring what the firmware holds after a full
+// collection whenever the board would have collected; above the board's creation is "memory full".
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve as resolvePath, isAbsolute } from "node:path";
 import { RealClock, VirtualClock, settle, type Clock, VIRTUAL_EPOCH } from "./clock.ts";
 import { TcpLink } from "./tcp-link.ts";
 import { Storage } from "./storage.ts";
 import { bundle, firmwareEntry, projectRoot, BUNDLE_NAME, type Bundle } from "./bundle.ts";
-import { XsnapWorker, XsError, type Meter } from "./xsnap-worker.ts";
+import { XsnapWorker, XsError, XSNAP_ABORTS, type HeapMeasure, type Meter } from "./xsnap-worker.ts";
 
 export interface XsLaneOptions {
   /** Firmware entry module (absolute or relative to the project root). Default "main.ts". */
@@ -33,6 +38,50 @@ export interface XsLaneOptions {
   epoch?: number;
   /** Reuse an existing bundle (saves esbuild time across reboots). */
   bundle?: Bundle;
+  /**
+   * Which of the board's limits (manifest.json platforms.esp32.creation) hold; peaks are recorded in
+   * every case. "board" (default): its XS stack, and "memory full" once the firmware holds more
+   * chunks or slots than the creation gives. "stack": the stack only, for lanes whose heap also
+   * holds test data (the portable suites). "none": xsnap's own (a 4,096-slot stack, gigabytes), for
+   * runs beyond the board on purpose, such as a 500-message in-flight window.
+   */
+  limits?: "board" | "stack" | "none";
+}
+
+/** The memory the esp32 build gives XS (manifest.json platforms.esp32.creation). */
+export interface BoardCreation {
+  /** Bytes of chunks: chunk.initial, plus chunk.incremental growth (none when 0). */
+  chunks: number;
+  /** Heap slots: heap.initial (+ incremental, none when 0). */
+  slots: number;
+  /** XS stack slots: stack. */
+  stack: number;
+}
+
+/** Reads the esp32 creation from manifest.json (not a copy: the build and the lane read the same). */
+export function boardCreation(): BoardCreation {
+  const manifest = JSON.parse(readFileSync(join(projectRoot, "manifest.json"), "utf8")) as {
+    platforms?: { esp32?: { creation?: { chunk?: { initial?: number; incremental?: number }; heap?: { initial?: number; incremental?: number }; stack?: number } } };
+  };
+  const c = manifest.platforms?.esp32?.creation;
+  const chunk = c?.chunk;
+  const heap = c?.heap;
+  if (chunk?.initial === undefined || heap?.initial === undefined || c?.stack === undefined) {
+    throw new Error("manifest.json: platforms.esp32.creation needs chunk.initial, heap.initial and stack");
+  }
+  // An incremental size lets the board grow until its malloc fails, which the lane cannot know.
+  return {
+    chunks: chunk.incremental ? Infinity : chunk.initial,
+    slots: heap.incremental ? Infinity : heap.initial,
+    stack: c.stack,
+  };
+}
+
+/** What the firmware holds beyond its loaded modules (which the board keeps in flash), after a GC. */
+export interface MemoryUse {
+  slots: number;
+  /** Bytes. */
+  chunks: number;
 }
 
 /** A firmware exception that escaped to the engine (the board would reset). */
@@ -56,6 +105,30 @@ export const SIM_FREE_MEMORY = 100_000;
 export const SLOT_BYTES = 16;
 /** Heap growth (slots) after which the lane collects garbage between events. */
 export const GC_SLACK = 2048;
+/**
+ * Cranks after which the lane measures memory even if the slot count did not grow: chunks (strings,
+ * buffers) can grow with few slots, and xsnap's meter reports no chunk figure.
+ */
+export const MEASURE_EVERY = 32;
+/**
+ * Stack slots the lane's own frames take between xsnap's call into XS and the firmware's code: for a
+ * host event the bridge's dispatch and the timer shim (on the board the native timer calls the
+ * callback), for an evaluation the eval wrapper. The pads give them back, so that a firmware callback
+ * starts with the stack it has on the board (measured with probes; test/xs-board-limits.test.ts pins it).
+ */
+export const LANE_FRAME_SLOTS = { command: 107, eval: 70 };
+/**
+ * Stack slots given back for the lane's stand-ins for the board's natives, which are JavaScript here
+ * and take stack the natives do not (measured with probes): a Wi-Fi event reaches the firmware 61
+ * slots deeper than a timer callback (the wifi shim's delivery; on the board the native Wi-Fi code
+ * calls the callback), and trace and Time.ticks take 32 slots where a native call takes 8. The
+ * deepest path of the app (a Wi-Fi event, then a log line at the bottom) carries both: 61 + 24 + 2.
+ * Firmware may use at most this many slots more than the board gives where it calls no stand-in;
+ * runaway recursion and deep nesting fail as they would on the board.
+ */
+export const STANDIN_SLOTS = 87;
+
+let snapshots = 0;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -72,16 +145,27 @@ export class XsLane {
   onLog: ((line: string) => void) | undefined;
   /** Set when a firmware exception escaped (the lane stops delivering events). */
   fatal: FirmwareError | undefined;
-  /** Meter of the most recent crank, the boot crank(s), and the sum of all computrons. */
+  /**
+   * Meter of the most recent crank, the boot crank(s), and the sum of all computrons. Computrons are
+   * the firmware's: the stack pad's cost is subtracted.
+   */
   lastMeter: Meter = { compute: 0, currentHeapCount: 0, allocate: 0 };
   bootMeter: Meter = { compute: 0, currentHeapCount: 0, allocate: 0 };
   totalCompute = 0;
   readonly bundle: Bundle;
+  /** The board's memory, from manifest.json. */
+  readonly creation: BoardCreation = boardCreation();
+  /** The most the firmware held (after a GC) in any measurement, and how many measurements. */
+  readonly peak: MemoryUse & { samples: number } = { slots: 0, chunks: 0, samples: 0 };
   #worker: XsnapWorker;
   #output = "";
   #bootHeap = 0;
   #loadHeap = 0;
   #liveHeap = 0;
+  #loadChunks = 0;
+  #cranks = 0;
+  #padCost = { eval: 0, command: 0 };
+  readonly #snapshotPath = join(tmpdir(), `xs-lane-${process.pid}-${++snapshots}.xss`);
   #closed = false;
 
   private constructor(options: XsLaneOptions, b: Bundle) {
@@ -130,44 +214,153 @@ export class XsLane {
 
   async #load(): Promise<void> {
     this.#bootHeap = (await this.#crank(() => this.#worker.evaluate("0"))).currentHeapCount;
+    const engine = await this.#worker.measure(this.#snapshotPath);
+    const board = this.options.limits !== "none";
+    const pad = (lane: number) => (board ? Math.max(0, engine.stackCount - this.creation.stack - lane - STANDIN_SLOTS) : 0);
     const seed = this.options.seed ?? 1;
-    const init = `globalThis.__simInit=[${this.clock.now()},${this.clock.epoch()},${seed}];try{`;
+    const pads = `${pad(LANE_FRAME_SLOTS.command)},${pad(LANE_FRAME_SLOTS.eval)}`;
+    const init = `globalThis.__simInit=[${this.clock.now()},${this.clock.epoch()},${seed},${pads}];try{`;
     const code = `${init}${this.bundle.code}\n}catch(e){if(globalThis.__sim)globalThis.__sim.fatal(e);throw e}\n//# sourceURL=${BUNDLE_NAME}\n`;
+    // Module bodies run without the pad: on the board most are preloaded, run at build time.
     const loaded = await this.#crank(() => this.#worker.evaluate(code));
     let compute = loaded.compute;
-    this.#loadHeap = await this.#collect();
+    await this.#calibrate();
+    const load = await this.#measure();
+    this.#loadHeap = load.slots;
+    this.#loadChunks = load.chunks;
     if (this.options.boot !== false) {
-      const booted = await this.#crank(() => this.#worker.evaluate("globalThis.__sim.boot()"));
+      const booted = await this.#evaluateNow("globalThis.__sim.boot()");
       compute += booted.compute;
     }
     this.bootMeter = { ...this.lastMeter, compute };
   }
 
-  async #crank(run: () => Promise<{ meter: Meter; reply: Uint8Array }>): Promise<Meter & { reply: Uint8Array }> {
+  /** Measures the pad's computrons on both paths into XS, so that they can be subtracted. */
+  async #calibrate(): Promise<void> {
+    const run = async (message: Uint8Array | string): Promise<number> => {
+      const send = () => (typeof message === "string" ? this.#worker.evaluate(message) : this.#worker.command(message));
+      await send(); // the first run of a script path can differ (inline caches)
+      return (await send()).meter.compute;
+    };
+    this.#padCost.command = (await run(Uint8Array.of(1))) - (await run(Uint8Array.of(0)));
+    const clock = `globalThis.__sim.clock(${this.clock.now()},${this.clock.epoch()});`;
+    this.#padCost.eval = (await run(`${clock}globalThis.__sim.eval("0")`)) - (await run(`${clock}0`));
+  }
+
+  async #crank(
+    run: () => Promise<{ meter: Meter; reply: Uint8Array }>,
+    padded?: "eval" | "command",
+  ): Promise<Meter & { reply: Uint8Array }> {
+    let result: { meter: Meter; reply: Uint8Array };
     try {
-      const { meter, reply } = await run();
-      this.lastMeter = meter;
-      this.totalCompute += meter.compute;
-      return { ...meter, reply };
+      result = await run();
     } catch (error) {
-      if (error instanceof XsError) {
-        if (this.fatal === undefined) this.fatal = new FirmwareError(error.message, error.message);
-        throw this.fatal;
-      }
+      if (error instanceof XsError) throw this.#die(error);
       throw error;
     }
+    const meter = { ...result.meter };
+    if (padded !== undefined) meter.compute = Math.max(0, meter.compute - this.#padCost[padded]);
+    this.lastMeter = meter;
+    this.totalCompute += meter.compute;
+    if (this.#loadHeap > 0) {
+      this.#cranks++;
+      const limits = this.options.limits ?? "board";
+      // The board collects when its heap is full: live plus garbage past its slots.
+      const full = limits === "board" && meter.currentHeapCount - this.#loadHeap > this.creation.slots;
+      if (full || (limits !== "none" && this.#cranks >= MEASURE_EVERY)) await this.#measure();
+      else if (meter.currentHeapCount > this.#liveHeap + GC_SLACK) await this.#collect();
+    }
+    return { ...meter, reply: result.reply };
+  }
+
+  /** The engine died: an XS abort reads as the board's, with the last device lines. */
+  #die(error: XsError): FirmwareError {
+    if (this.fatal !== undefined) return this.fatal;
+    const abort = error.exitCode === undefined ? undefined : XSNAP_ABORTS[error.exitCode];
+    if (abort === undefined) {
+      this.fatal = new FirmwareError(error.message, error.message);
+      return this.fatal;
+    }
+    let detail = `xsnap exit ${error.exitCode}`;
+    if (abort === "stack overflow") detail += `; the board's XS stack is ${this.creation.stack} slots (manifest.json platforms.esp32.creation.stack)`;
+    return this.#abort(abort, detail);
+  }
+
+  /** Stops the lane as the board's XS abort would stop the board, naming why, with the last lines. */
+  #abort(what: string, detail: string): FirmwareError {
+    const last = this.logs.slice(-10);
+    const line = `XS abort: ${what}`;
+    this.logs.push(line);
+    this.onLog?.(line);
+    const context = `last log lines:\n${last.map((l) => `  ${l}`).join("\n")}`;
+    this.fatal = new FirmwareError(`${what} (${detail})\n${context}`, context);
+    return this.fatal;
   }
 
   /**
-   * A full collection in its own crank (not counted in totalCompute), like the board's GC when its
-   * small heap fills; returns the live slots. The lane runs one whenever the heap grew by GC_SLACK.
+   * A full collection and a measurement (a snapshot header: not an evaluation, costs no computrons),
+   * as the board collects when its heap fills; records the peaks and, past the board's creation, stops
+   * the lane with "memory full". The lane runs one when the board would have collected and every
+   * MEASURE_EVERY cranks (lanes with limits "none": only when asked).
+   */
+  async #measure(): Promise<HeapMeasure> {
+    const m = await this.#worker.measure(this.#snapshotPath);
+    this.#cranks = 0;
+    this.#held(m.slots, m.chunks);
+    return m;
+  }
+
+  /**
+   * A full collection only (xs gc, a command: cheaper than a snapshot for a large heap), whenever the
+   * heap grew by GC_SLACK; returns the live slots and records the slot peak.
    */
   async #collect(): Promise<number> {
     const message = enc.encode(JSON.stringify(["gc", this.clock.now(), this.clock.epoch()]));
     const { meter } = await this.#worker.command(message);
-    this.lastMeter = meter;
-    this.#liveHeap = meter.currentHeapCount;
-    return this.#liveHeap;
+    this.#held(meter.currentHeapCount, undefined);
+    return meter.currentHeapCount;
+  }
+
+  /** Records what the firmware holds after a collection (chunks when measured) against the board. */
+  #held(slots: number, chunks: number | undefined): void {
+    this.lastMeter = { ...this.lastMeter, currentHeapCount: slots, compute: 0 };
+    this.#liveHeap = slots;
+    if (this.#loadHeap === 0) return;
+    const use = { slots: slots - this.#loadHeap, chunks: chunks === undefined ? 0 : chunks - this.#loadChunks };
+    this.peak.slots = Math.max(this.peak.slots, use.slots);
+    if (chunks !== undefined) {
+      this.peak.chunks = Math.max(this.peak.chunks, use.chunks);
+      this.peak.samples++;
+    }
+    if ((this.options.limits ?? "board") === "board" && this.fatal === undefined) {
+      const over: string[] = [];
+      if (use.slots > this.creation.slots) over.push(`${use.slots} slots held, the board has ${this.creation.slots}`);
+      if (use.chunks > this.creation.chunks) over.push(`${use.chunks} bytes of chunks held, the board has ${this.creation.chunks}`);
+      if (over.length > 0) throw this.#abort("memory full", `${over.join("; ")}: manifest.json platforms.esp32.creation`);
+    }
+  }
+
+  /** What the firmware holds now (after a full GC), beyond its loaded modules. */
+  async memoryUse(): Promise<MemoryUse> {
+    const run = this.#deliveries.then(() => this.#measure());
+    this.#deliveries = run.catch(() => {});
+    const m = await run;
+    return { slots: m.slots - this.#loadHeap, chunks: m.chunks - this.#loadChunks };
+  }
+
+  /** One line for test output: the firmware's peak memory against the board's. */
+  peakLine(): string {
+    const n = (x: number) => x.toLocaleString("en-US");
+    const { slots, chunks, samples } = this.peak;
+    const limits = this.options.limits ?? "board";
+    const held = limits === "board" ? "" : limits === "stack" ? " (memory not held to the board)" : " (not held to the board)";
+    const stack = limits === "none" ? "stack xsnap's" : `stack held to ${n(this.creation.stack)} slots`;
+    return `# peak ${this.#name()}: slots ${n(slots)} of ${n(this.creation.slots)}, chunks ${n(chunks)} of ${n(this.creation.chunks)} bytes, ${stack}${held}; ${samples} measurements after GC`;
+  }
+
+  #name(): string {
+    if (this.options.entryCode !== undefined) return "entry code";
+    return this.options.entry ?? "main.ts";
   }
 
   /** Evaluates script code in XS (one crank, after queued events); returns the crank's meter. */
@@ -179,7 +372,10 @@ export class XsLane {
   /** Runs `code` in order with the event deliveries, with XS's view of the clock brought up to date. */
   #evaluateNow(code: string): Promise<Meter & { reply: Uint8Array }> {
     const run = this.#deliveries.then(() =>
-      this.#crank(() => this.#worker.evaluate(`globalThis.__sim.clock(${this.clock.now()},${this.clock.epoch()});${code}`)),
+      this.#crank(
+        () => this.#worker.evaluate(`globalThis.__sim.clock(${this.clock.now()},${this.clock.epoch()});globalThis.__sim.eval(${JSON.stringify(code)})`),
+        "eval",
+      ),
     );
     this.#deliveries = run.catch(() => {});
     return run;
@@ -249,10 +445,16 @@ export class XsLane {
   /** Stops the engine and drops connections. The storage stays (for a reboot). */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // A last measurement first: the peak then covers the whole run, however short.
+    await this.#deliveries;
+    if (this.#worker.alive && this.fatal === undefined && this.#loadHeap > 0) await this.#measure().catch(() => {});
     this.#closed = true;
     this.clock.stop();
     this.link.destroyAll();
     await this.#worker.close().catch(() => this.#worker.kill());
+    rmSync(this.#snapshotPath, { force: true });
+    // Under node:test, each lane says how much of the board's memory its firmware needed.
+    if (process.env.NODE_TEST_CONTEXT !== undefined && this.peak.samples > 0) console.log(this.peakLine());
   }
 
   /** Simulated reboot: closes this lane and boots the same firmware with the same storage. */
@@ -284,8 +486,7 @@ export class XsLane {
         message[head.length] = 0;
         message.set(payload, head.length + 1);
       }
-      const { reply, currentHeapCount } = await this.#crank(() => this.#worker.command(message));
-      if (currentHeapCount > this.#liveHeap + GC_SLACK) await this.#collect();
+      const { reply } = await this.#crank(() => this.#worker.command(message), "command");
       return { reply };
     });
     this.#deliveries = run.catch(() => {});

@@ -40,7 +40,8 @@ export class XsSuiteRunner {
   static async #boot(files: string[]): Promise<XsLane> {
     const imports = files.map((f) => `import ${JSON.stringify(resolvePath(projectRoot, f))};`).join("\n");
     const entryCode = `import { registeredCases } from ${JSON.stringify(harness)};\n${imports}\nglobalThis.__sim.entry = { registeredCases };\n`;
-    return XsLane.start({ entryCode, boot: false });
+    // The board's stack, but not its memory: the suites' own test data lives in the same heap.
+    return XsLane.start({ entryCode, boot: false, limits: "stack" });
   }
 
   get lane(): XsLane {

@@ -5,6 +5,7 @@
 // "q" quit; from the worker ".<meter json>\x01<reply>" ok, "!<message>" uncaught exception,
 // "?<bytes>" a synchronous issueCommand from XS, answered with "/<bytes>".
 import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -23,10 +24,31 @@ export interface CrankResult {
 }
 
 export class XsError extends Error {
-  constructor(message: string) {
+  /** The worker's exit code when it died (xsnap-worker.c's ExitCode: 11 memory, 12 stack, 17 metering). */
+  readonly exitCode: number | undefined;
+  constructor(message: string, exitCode?: number) {
     super(message);
     this.name = "XsError";
+    this.exitCode = exitCode;
   }
+}
+
+/** xsnap-worker.c's exit codes for an XS abort (10 + the abort status), with XS's names for them. */
+export const XSNAP_ABORTS: { readonly [code: number]: string } = {
+  11: "memory full",
+  12: "stack overflow",
+  16: "not enough keys",
+  17: "too much computation",
+};
+
+/** Live memory of the engine after a full GC, read from the header of an XS snapshot. */
+export interface HeapMeasure {
+  /** Slots in use (the worker's currentHeapCount right after the snapshot's collection). */
+  slots: number;
+  /** Bytes of chunks in use: strings, ArrayBuffer data, array storage, bytecode (snapshot atom BLOC). */
+  chunks: number;
+  /** The engine's XS stack, in slots (xsCreation.stackCount, snapshot atom CREA). */
+  stackCount: number;
 }
 
 export function xsnapWorkerPath(debug = false): string {
@@ -73,7 +95,9 @@ export class XsnapWorker {
     this.#fromXs.on("data", (d: Buffer) => this.#onData(d));
     this.exit = new Promise((resolve) => {
       this.#proc.on("exit", (code, signal) => {
-        this.#exited = new XsError(`xsnap worker exited (code ${code}${signal ? `, signal ${signal}` : ""})`);
+        const abort = code === null ? undefined : XSNAP_ABORTS[code];
+        const why = `code ${code}${abort ? `: ${abort}` : ""}${signal ? `, signal ${signal}` : ""}`;
+        this.#exited = new XsError(`xsnap worker exited (${why})`, code ?? undefined);
         this.#waiting?.reject(this.#exited);
         this.#waiting = undefined;
         resolve(code);
@@ -99,6 +123,21 @@ export class XsnapWorker {
   async snapshot(path: string): Promise<number> {
     const { reply } = await this.#send(Buffer.from(`w${path}`, "utf8"));
     return Number(Buffer.from(reply).toString("latin1"));
+  }
+
+  /**
+   * Writes a snapshot to `path` and reads the live chunk bytes and the stack size from its header
+   * (the worker reports slots in its meter, chunks nowhere else). The snapshot collects garbage first.
+   */
+  async measure(path: string): Promise<HeapMeasure> {
+    const { meter } = await this.#send(Buffer.from(`w${path}`, "utf8"));
+    const atoms = snapshotAtoms(path, ["CREA", "BLOC"]);
+    const crea = atoms.get("CREA");
+    const bloc = atoms.get("BLOC");
+    if (crea === undefined || bloc === undefined) throw new XsError(`snapshot ${path}: no CREA or BLOC atom`);
+    // txCreation (xsAll.h): initialChunkSize, incrementalChunkSize, initialHeapCount,
+    // incrementalHeapCount, stackCount, ... as native-endian 32-bit integers.
+    return { slots: meter.currentHeapCount, chunks: bloc.size, stackCount: crea.head.readInt32LE(16) };
   }
 
   /** Asks the worker to quit and waits for it. */
@@ -173,4 +212,29 @@ export class XsnapWorker {
       waiting.reject(new XsError(`xsnap protocol error: ${message.subarray(0, 40).toString("utf8")}`));
     }
   }
+}
+
+/**
+ * The sizes (and first bytes) of atoms in an XS snapshot file (xsSnapshot.c: a big-endian 32-bit size
+ * including its 8-byte header, then a 4-letter name; the first atom "XS_M" holds the others).
+ */
+function snapshotAtoms(path: string, names: string[]): Map<string, { size: number; head: Buffer }> {
+  const found = new Map<string, { size: number; head: Buffer }>();
+  const fd = openSync(path, "r");
+  try {
+    const header = Buffer.alloc(8 + 64);
+    let at = 8;
+    while (found.size < names.length) {
+      const n = readSync(fd, header, 0, header.length, at);
+      if (n < 8) break;
+      const size = header.readUInt32BE(0);
+      const name = header.toString("latin1", 4, 8);
+      if (size < 8) break;
+      if (names.includes(name)) found.set(name, { size: size - 8, head: Buffer.from(header.subarray(8, n)) });
+      at += size;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return found;
 }

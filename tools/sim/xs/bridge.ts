@@ -12,12 +12,13 @@ interface Encoder {
   encode(text: string): Uint8Array;
 }
 interface Decoder {
-  decode(bytes: Uint8Array): string;
+  decode(bytes: Uint8Array | ArrayBuffer): string;
 }
 interface XsGlobals {
+  eval: (code: string) => unknown;
   issueCommand: (message: ArrayBufferLike) => ArrayBuffer;
   TextEncoder: new () => Encoder;
-  TextDecoder: new () => Decoder;
+  TextDecoder: new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }) => Decoder;
   gc?: () => void;
   handleCommand?: (message: ArrayBuffer) => ArrayBuffer;
   trace?: (...parts: unknown[]) => void;
@@ -40,6 +41,8 @@ export interface SimApi {
   fatal(error: unknown): unknown;
   /** Full garbage collection (for heap measurements). */
   gc(): void;
+  /** Evaluates script code in the global scope with only the board's XS stack left (see stackPad). */
+  eval(code: string): unknown;
 }
 
 const g = globalThis as unknown as XsGlobals & Record<string, unknown>;
@@ -47,6 +50,18 @@ const issue = g.issueCommand;
 const encoder = new g.TextEncoder();
 const decoder = new g.TextDecoder();
 const collect = g.gc;
+// The board's string natives, metered close to what a native call costs (about 8 computrons): the
+// portable versions in natives.ts are JavaScript around the encoder and cost 58 and 85 a call, which
+// XS measurements of firmware (bench/) would count as firmware work. The same contract: UTF-8 in a
+// new ArrayBuffer; an ArrayBuffer's UTF-8 as a string, a TypeError for bytes that are not UTF-8 or
+// for a view (the device takes ArrayBuffers only), a BOM kept as U+FEFF.
+const strict = new g.TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const isView = ArrayBuffer.isView;
+(ArrayBuffer as { fromString?: (text: string) => ArrayBuffer }).fromString = (text) => encoder.encode(text).buffer as ArrayBuffer;
+(String as { fromArrayBuffer?: (buffer: ArrayBuffer) => string }).fromArrayBuffer = (buffer) => {
+  if (isView(buffer)) throw new TypeError("argument: not an ArrayBuffer instance");
+  return strict.decode(buffer);
+};
 installBoardNatives(encoder, decoder);
 
 // The board has none of these (and xsnap-only APIs must not leak into firmware).
@@ -142,11 +157,17 @@ const xsHost: Host = {
 };
 setHost(xsHost);
 
+// One frame and natives only: the board's trace is native, and firmware calls it at any depth, so
+// here it must take as little of the (board-sized) stack as it can.
 g.trace = (...parts: unknown[]): void => {
   let text = "";
-  for (const p of parts) text += String(p);
+  for (let i = 0; i < parts.length; i++) text += String(parts[i]);
   if (text.endsWith("\n")) text = text.slice(0, -1);
-  for (const line of text.split("\n")) xsHost.log(line);
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const head = encoder.encode(`["log",${JSON.stringify(lines[i])}]`);
+    issue(head.byteLength === head.buffer.byteLength ? head.buffer : head.slice().buffer);
+  }
 };
 
 // Date follows the lane's clock (virtual in tests) and Time.set.
@@ -173,16 +194,62 @@ Math.random = (): number => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 
-const initial = g.__simInit as [number, number, number] | undefined;
+const initial = g.__simInit as [number, number, number, number?, number?] | undefined;
 if (initial !== undefined) {
   now = initial[0];
   epoch = initial[1];
   seed = initial[2] | 0;
 }
 
+// The board's XS stack (manifest.json creation.stack: 512 slots) is an eighth of xsnap's (4,096,
+// fixed in xsnap-worker.c), and xsnap cannot be told otherwise. So every entry into firmware code
+// (each host event, each evaluation after loading) runs under a pad: a call with as many arguments as
+// slots the board does not have, each argument one slot of the stack. Firmware that needs more stack
+// than the board has overflows here too, in XS itself (the worker exits 12). The lane gives the pads'
+// sizes (__simInit[3], [4]: host events, evaluations; less the lane's own frames on each path) and
+// subtracts their computrons, measured with the calibration commands below.
+function pad(slots: number | undefined): number[] {
+  const p: number[] = [];
+  p.length = slots ?? 0;
+  return p.fill(0);
+}
+const commandPad = pad(initial?.[3]);
+const evalPad = pad(initial?.[4]);
+let padded: () => unknown = () => undefined;
+function underPad(): unknown {
+  return padded();
+}
+function runPadded(run: () => unknown, slots: number[]): unknown {
+  padded = run;
+  return Reflect.apply(underPad, undefined, slots);
+}
+
 const empty = new ArrayBuffer(0);
+const returnEmpty = (): ArrayBuffer => empty;
+const indirectEval = g.eval;
+let pendingCode = "";
+// Taken, then cleared, so the lane's memory figures do not count the last message or script.
+const evalPending = (): unknown => {
+  const code = pendingCode;
+  pendingCode = "";
+  return indirectEval(code);
+};
+let pendingMessage: ArrayBuffer = empty;
+const dispatchPending = (): ArrayBuffer => {
+  const message = pendingMessage;
+  pendingMessage = empty;
+  return dispatch(message);
+};
 
 g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {
+  // Calibration (one byte): 0 returns at once, 1 returns through the pad; the difference in
+  // computrons is the pad's cost, which the lane subtracts from every padded crank.
+  if (message.byteLength === 1) return new Uint8Array(message)[0] === 0 ? empty : (runPadded(returnEmpty, commandPad) as ArrayBuffer);
+  pendingMessage = message;
+  return runPadded(dispatchPending, commandPad) as ArrayBuffer;
+};
+
+function dispatch(message: ArrayBuffer): ArrayBuffer {
   const bytes = new Uint8Array(message);
   let split = bytes.indexOf(0);
   if (split < 0) split = bytes.length;
@@ -232,7 +299,7 @@ g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {
   } catch (error) {
     throw api.fatal(error);
   }
-};
+}
 
 const api: SimApi = {
   entry: undefined,
@@ -265,6 +332,10 @@ const api: SimApi = {
   },
   gc() {
     collect?.();
+  },
+  eval(code) {
+    pendingCode = code;
+    return runPadded(evalPending, evalPad);
   },
 };
 g.__sim = api;
