@@ -258,7 +258,7 @@ export class ReadingLog {
       n++;
     }
     if (dropped > 0) {
-      this.#log?.warn("store", "readings dropped: taken offline in an earlier boot that never learned the time", { count: dropped, total: this.#timeless });
+      this.#log?.log("WARN", "store", "readings dropped: taken offline in an earlier boot that never learned the time", { count: dropped, total: this.#timeless });
     }
     return n;
   }
@@ -285,6 +285,13 @@ export class ReadingLog {
     const a = boot === this.#boot ? this.#anchor : this.#anchorOf(boot);
     if (a !== undefined) r.time = a.epoch - (a.uptime - t);
     else if (boot !== this.#boot) r.timeless = true;
+  }
+
+  /** Decodes the pending reading at `slot` into `r`; false when the slot holds none. */
+  get(slot: number, r: StoredReading): boolean {
+    if (!this.#isPending(slot)) return false;
+    this.#decode(slot, r);
+    return true;
   }
 
   /** Wall-clock time of the oldest pending reading, when known. */
@@ -343,6 +350,8 @@ export class ReadingLog {
     let lost = 0;
     let from: number | undefined;
     let to: number | undefined;
+    // The record about to be written is in #rec, which the scan below reuses.
+    const saved = this.#rec.slice();
     if (this.#pending > 0) {
       const r = emptyReading();
       for (let slot = first; slot < last; slot++) {
@@ -355,10 +364,7 @@ export class ReadingLog {
         }
       }
     }
-    // Bytes 0..MARK of a record: the rec buffer is reused by isPending, so keep the caller's copy.
-    const saved = this.#rec.slice();
     this.#flash.eraseBlock(block);
-    this.#rec.set(saved);
     if (lost > 0) {
       this.#pending -= lost;
       this.#overwritten += lost;
@@ -368,8 +374,9 @@ export class ReadingLog {
         if (this.#pending > 0) this.#advanceTail();
         else this.#tail = this.#head;
       }
-      this.#onOverwrite?.({ count: lost, from, to });
     }
+    this.#rec.set(saved);
+    if (lost > 0) this.#onOverwrite?.({ count: lost, from, to });
   }
 
   /**
@@ -448,14 +455,14 @@ export class ReadingLog {
     // head's block is erased on entry (slot % per === 0), and a partly erased one is redone here.
     if (this.#head % per !== 0 && !this.#restErased()) {
       const b = Math.floor(this.#head / per);
-      this.#log?.warn("store", "head block not clean after a power cut: moving on", { block: b });
+      this.#log?.log("WARN", "store", "head block not clean after a power cut: moving on", { block: b });
       this.#head = (b + 1) * per === this.#slots ? 0 : (b + 1) * per;
     }
     // A boot record: boot numbers stay strictly increasing even across boots that take no reading.
     this.#rec.fill(EMPTY);
     v.setUint8(0, T_BOOT);
     this.#write(true);
-    this.#log?.info("store", "readings log", { boot: this.#boot, pending: this.#pending, capacity: this.#slots - per, corrupt: this.#corrupt || undefined });
+    this.#log?.log("INFO", "store", "readings log", { boot: this.#boot, pending: this.#pending, capacity: this.#slots - per, corrupt: this.#corrupt || undefined });
   }
 
   #keepAnchor(a: Anchor): void {

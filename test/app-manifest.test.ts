@@ -37,6 +37,7 @@ const PER_PLATFORM: { [specifier: string]: { board: string; desktop: string } } 
   "platform/clock": { board: "./platform/esp32/clock", desktop: "./platform/sim/clock" },
   "platform/i2c": { board: "./platform/esp32/i2c", desktop: "./platform/sim/i2c" },
   "platform/sensor": { board: "./platform/esp32/sensor", desktop: "./platform/sim/sensor" },
+  "platform/flash": { board: "./platform/esp32/flash", desktop: "./platform/sim/flash" },
 };
 // mcconfig matches `-p esp32/<board>` to the "esp32" section when there is no "esp32/*" one
 // (tools/mcmanifest.js matchPlatform), so one section serves every ESP32 target; "..." every desktop.

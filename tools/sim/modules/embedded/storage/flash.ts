@@ -15,8 +15,20 @@ import { control, host } from "../../../host.ts";
 
 const BLOCK = 4096;
 const PAGE = 256;
+const parts = new Map<string, { bytes: Uint8Array; wear: Wear }>();
+const cut = { write: -1, erase: -1 };
+
 /** Data partitions of the project's partitions.csv: name -> bytes. */
 export const PARTITIONS: { readonly [name: string]: number } = { readings: 0x90000 };
+/** Extra partitions tests define (small rings that wrap quickly). */
+const extra = new Map<string, number>();
+
+/** Defines a partition of `bytes` (whole 4 KB blocks) for tests; not on the board. */
+export function definePartition(name: string, bytes: number): void {
+  if (!(bytes > 0 && bytes % BLOCK === 0)) throw new Error("flash: a partition is whole 4 KB blocks");
+  extra.set(name, bytes);
+  parts.delete(name);
+}
 
 interface Wear {
   erases: number[];
@@ -40,13 +52,11 @@ function hex(bytes: Uint8Array, from: number, to: number): string {
   return s;
 }
 
-const parts = new Map<string, { bytes: Uint8Array; wear: Wear }>();
-const cut = { write: -1, erase: -1 };
 
 function partition(name: string): { bytes: Uint8Array; wear: Wear } {
   let p = parts.get(name);
   if (p !== undefined) return p;
-  const size = PARTITIONS[name];
+  const size = PARTITIONS[name] ?? extra.get(name);
   if (size === undefined) throw new Error("can't find partition");
   const bytes = new Uint8Array(size).fill(0xff);
   const prefix = `flash/${name}/`;
@@ -138,10 +148,14 @@ export class Flash {
   read(buffer: Bytes, byteOffset: number): number;
   read(what: number | Bytes, byteOffset: number): ArrayBuffer | number {
     this.#check(false);
-    const into = typeof what === "number" ? new Uint8Array(what) : view(what);
+    if (typeof what === "number") {
+      this.#range(byteOffset, what, "read");
+      return this.#bytes.slice(byteOffset, byteOffset + what).buffer;
+    }
+    const into = view(what);
     this.#range(byteOffset, into.length, "read");
     into.set(this.#bytes.subarray(byteOffset, byteOffset + into.length));
-    return typeof what === "number" ? into.buffer : into.length;
+    return into.length;
   }
 
   write(buffer: Bytes, byteOffset: number): void {
