@@ -90,19 +90,26 @@ export class Uplink {
   }
 
   /**
-   * A new reading: into the log, then live when online. `params` is the whole report (the log keeps
-   * the sensor values; board figures such as heap go live only).
+   * A new reading: into the log, then live when online (returns the live post's id, else ""). `params`
+   * is the whole report (the log keeps the sensor values; board figures such as heap go live only).
    */
-  reading(params: Reading & { readonly [identifier: string]: unknown }, uptime: number, epoch: number | undefined): void {
+  reading(params: Reading & { readonly [identifier: string]: unknown }, uptime: number, epoch: number | undefined): string {
     const slot = this.#ring.append(params, uptime, epoch);
     const link = this.#link;
+    let id = "";
     if (link.online && this.#liveIds.length < LIVE_MAX) {
-      const id = link.live(params, epoch);
-      this.#liveIds.push(id);
-      this.#liveSlots.push(slot);
-      this.stats.live++;
+      try {
+        id = link.live(params, epoch);
+        this.#liveIds.push(id);
+        this.#liveSlots.push(slot);
+        this.stats.live++;
+      } catch (e) {
+        // kept in the log: the history sends it
+        this.#log?.log("WARN", "store", "live post not queued", { error: (e as Error).message });
+      }
     }
     this.pump();
+    return id;
   }
 
   /** Hands the next history batch over when the uplink is free. */
