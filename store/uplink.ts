@@ -42,6 +42,8 @@ const IDENTIFIERS = ["temp", "humi", "press", "rssi"] as const;
 const BITS = [HAS_TEMP, HAS_HUMI, HAS_PRESS, HAS_RSSI] as const;
 /** Live posts awaiting their reply at most (one per reading; replies come within seconds). */
 const LIVE_MAX = 8;
+/** While a backlog drains: at most one live post in this long (ms). */
+export const LIVE_GAP = 10_000;
 /** JSON around the values: id, version, the params array, identifiers. */
 const ENVELOPE = 120;
 
@@ -60,6 +62,7 @@ export class Uplink {
   readonly #liveIds: string[] = [];
   readonly #liveSlots: number[] = [];
   #bytes = 0;
+  #lastLive = -Infinity;
   readonly #skip = (slot: number): boolean => this.#liveSlots.indexOf(slot) >= 0;
   readonly #fits = (r: StoredReading, n: number): boolean => {
     let bytes = n === 0 ? ENVELOPE : this.#bytes;
@@ -97,7 +100,11 @@ export class Uplink {
     const slot = this.#ring.append(params, uptime, epoch);
     const link = this.#link;
     let id = "";
-    if (link.online && this.#liveIds.length < LIVE_MAX) {
+    // While a backlog drains, live posts thin out to one per LIVE_GAP so that history gets most of
+    // the 1 message/s uplink (a device reporting every second would otherwise never catch up).
+    const backlog = this.#ring.pending - 1 - this.#liveIds.length > 0;
+    if (link.online && this.#liveIds.length < LIVE_MAX && (!backlog || uptime - this.#lastLive >= LIVE_GAP)) {
+      this.#lastLive = uptime;
       try {
         id = link.live(params, epoch);
         this.#liveIds.push(id);
