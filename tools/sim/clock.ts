@@ -67,7 +67,8 @@ export class VirtualClock implements Clock {
       await this.#wake();
       await settle();
     }
-    this.#now = target;
+    // Timer.delay inside a wake-up may have moved time past the target: time never runs backwards.
+    if (this.#now < target) this.#now = target;
     await settle();
   }
   /** Fires wake-ups due now (at the current time) without moving time. */
