@@ -45,7 +45,7 @@ const LIVE_MAX = 8;
 /** While a backlog drains: at most one live post in this long (ms). */
 export const LIVE_GAP = 10_000;
 /** JSON around the values: id, version, the params array, identifiers. */
-const ENVELOPE = 120;
+const ENVELOPE = 160;
 
 export class Uplink {
   readonly #ring: ReadingLog;
