@@ -20,7 +20,7 @@ import { CONNACK_HINTS } from "./hints";
 import { loadInterval, saveInterval } from "./settings";
 import { ALARM, SENSOR_PROPERTIES, sensorChange } from "./alarms";
 import { ReadingLog, type Overwrite } from "../store/ring";
-import { Uplink } from "../store/uplink";
+import { BATCH_BYTES, Uplink } from "../store/uplink";
 
 /** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
 const DEFAULT_SDA = 21;
@@ -57,7 +57,7 @@ export interface AppParts {
 }
 
 /** Largest message the device hands to MQTT: a history batch (store/uplink.ts) and its topic. */
-const MAX_MESSAGE = 6144 + 512;
+const MAX_MESSAGE = BATCH_BYTES + 256;
 
 export default class App {
   readonly cfg: AppConfig;

@@ -107,7 +107,8 @@ export class OneNetClient {
     };
     client.onConnect = () => {
       try {
-        this.device.onConnected(this.#uptime.now());
+        // the outbox's messages go out again right now: the profile's uplink waits their turns (1 message/s)
+        this.device.onConnected(this.#uptime.now(), this.mqtt.outbox.length);
         options.onOnline?.(true);
         this.#service();
       } catch (e) {

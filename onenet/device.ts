@@ -243,10 +243,14 @@ export class OneNetDevice {
     return this.#awaiting.length;
   }
 
-  /** Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. */
-  onConnected(now: number): void {
+  /**
+   * Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. `resent`: messages
+   * the MQTT client sends again by itself now (its outbox); they take their uplink slots first.
+   */
+  onConnected(now: number, resent = 0): void {
     this.#now = now;
     this.#connected = true;
+    if (resent > 0) this.#nextSend = now + resent * this.#pacing;
     const t = this.topics;
     if (!this.#subscribed || !this.#link.restoresSubscriptions) {
       this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);

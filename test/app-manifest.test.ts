@@ -125,6 +125,7 @@ const PROVIDERS: { [specifier: string]: string } = {
   hmac: "$(MODULES)/crypt/etc/hmac",
   "pins/digital": "$(MODULES)/pins/digital/manifest.json",
   "embedded:io/i2c": "$(MODULES)/io/i2c/manifest.json",
+  "embedded:storage/flash": "$(MODULES)/io/flash/manifest.json",
 };
 
 test("every Moddable module the firmware imports is provided on esp32 by an include of the manifest", () => {
@@ -155,6 +156,7 @@ const SDK_TYPING: { [module: string]: string | null } = {
   crypt: "$(MODDABLE)/typings/crypt",
   "mc/config": "$(MODDABLE)/typings/mc/config",
   "embedded:io/i2c": "$(MODDABLE)/typings/embedded_io/i2c",
+  "embedded:storage/flash": "$(MODDABLE)/typings/embedded/storage/flash",
   "pins/digital": "$(MODDABLE)/typings/pins/digital",
   sntp: "$(MODDABLE)/typings/sntp",
   hmac: null,
