@@ -17,6 +17,7 @@ import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
 import simulated from "platform/sensor";
+import openFlash from "platform/flash";
 
 // One clock for every interval in the firmware: the board's tick wraps after 49.7 days (lib/time.ts).
 const uptime = new Uptime(() => Time.ticks);
@@ -51,6 +52,7 @@ function boot(): void {
       clock: new Clock({ server: cfg.sntp, log }),
       i2c,
       extraSensor: simulated,
+      flash: openFlash,
     });
   } catch (e) {
     log.error("app", "boot failed, idle", { error: describe(e) });

@@ -8,6 +8,8 @@ export const ALARM = Object.freeze({
   sensorBack: 2,
   /** A value set from the cloud could not be written to flash: it is lost at the next reboot. */
   settingsNotSaved: 3,
+  /** The readings log was full: unsent readings were overwritten (msg: how many, from when to when). */
+  readingsLost: 4,
 } as const);
 
 /** The properties that come from sensors, in bit order. */

@@ -8,7 +8,7 @@
 import Timer from "timer";
 import { describe, type Log } from "../lib/log";
 import { epochKnown, type Uptime } from "../lib/time";
-import type { Clock, I2CRole, Led, SensorRole } from "../platform/types";
+import type { Clock, FlashRole, I2CRole, Led, SensorRole } from "../platform/types";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
 import Board from "../drivers/board";
@@ -19,6 +19,8 @@ import { LIMITS, type AppConfig } from "./config";
 import { CONNACK_HINTS } from "./hints";
 import { loadInterval, saveInterval } from "./settings";
 import { ALARM, SENSOR_PROPERTIES, sensorChange } from "./alarms";
+import { ReadingLog, type Overwrite } from "../store/ring";
+import { BATCH_BYTES, Uplink } from "../store/uplink";
 
 /** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
 const DEFAULT_SDA = 21;
@@ -50,7 +52,12 @@ export interface AppParts {
   readonly extraSensor: SensorRole;
   readonly log: Log;
   readonly uptime: Uptime;
+  /** Opens the readings partition (platform/flash). */
+  readonly flash: FlashRole;
 }
+
+/** Largest message the device hands to MQTT: a history batch (store/uplink.ts) and its topic. */
+const MAX_MESSAGE = BATCH_BYTES + 256;
 
 export default class App {
   readonly cfg: AppConfig;
@@ -65,6 +72,17 @@ export default class App {
   readonly readings: Readings = {};
   readonly state: Readings = {};
   readonly reportTimer: Timer;
+  readonly uptime: Uptime;
+  /** The readings log and its uplink; undefined when the flash partition could not be opened. */
+  ring: ReadingLog | undefined;
+  uplink: Uplink | undefined;
+  clockStored = false;
+  /** Unsent readings overwritten and not yet alarmed (the alarm goes at most once per lap of the ring). */
+  lostCount = 0;
+  lostFrom: number | undefined;
+  lostTo: number | undefined;
+  /** Readings appended when the last loss alarm went; -1: none yet. */
+  lostAlarmAt = -1;
   everConnected = false;
   clockTried = false;
   reports = 0;
@@ -86,6 +104,11 @@ export default class App {
     const log = (this.log = parts.log);
     this.led = parts.led;
     this.clock = parts.clock;
+    this.uptime = parts.uptime;
+    // The readings log first: its boot number makes message ids unique across reboots.
+    this.guard("store", "open", () => {
+      this.ring = new ReadingLog({ flash: parts.flash("readings"), log, onOverwrite: (lost) => this.onOverwrite(lost) });
+    });
 
     const interval = loadInterval(cfg.interval, LIMITS.interval.min, LIMITS.interval.max, log);
     this.interval = interval.seconds;
@@ -116,11 +139,31 @@ export default class App {
       onReply: (reply) => this.guard("onenet", "reply handler", () => this.onReply(reply)),
       epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
       onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
+      onMissing: (id) => this.guard("store", "missing reply", () => this.uplink?.onMissing(id)),
+      boot: this.ring?.boot,
+      maxMessageBytes: MAX_MESSAGE,
       log,
       uptime: parts.uptime,
       mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
     });
     this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));
+    if (this.ring) {
+      const onenet = this.onenet;
+      this.uplink = new Uplink({
+        ring: this.ring,
+        log,
+        link: {
+          get online() {
+            return onenet.online;
+          },
+          get queued() {
+            return onenet.device.queued;
+          },
+          live: (params, time) => onenet.reportReading(params, time),
+          history: (series, scratch) => onenet.postHistory(series, scratch),
+        },
+      });
+    }
 
     this.reportTimer = Timer.repeat(() => this.guard("app", "report", () => this.report()), this.interval * 1000);
     Timer.repeat(() => this.guard("app", "status", () => this.status()), STATUS_EVERY);
@@ -162,6 +205,7 @@ export default class App {
   }
 
   onOnline(online: boolean): void {
+    this.uplink?.onOnline(online);
     if (!online) {
       this.log.warn("app", "offline, reports wait in the outbox", { outbox: this.onenet.mqtt.outbox.length });
       return;
@@ -183,6 +227,28 @@ export default class App {
 
   onReply(reply: ReplyInfo): void {
     if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+    this.uplink?.onReply(reply.id, reply.code);
+  }
+
+  /** The ring was full: unsent readings were overwritten. Alarmed from report(), once per lap. */
+  onOverwrite(lost: Overwrite): void {
+    this.lostCount += lost.count;
+    if (this.lostFrom === undefined) this.lostFrom = lost.from;
+    if (lost.to !== undefined) this.lostTo = lost.to;
+    this.log.warn("store", "readings log full: oldest unsent readings overwritten", { count: lost.count, total: this.ring?.stats.overwritten });
+  }
+
+  checkLost(): void {
+    const ring = this.ring;
+    if (ring === undefined || this.lostCount === 0) return;
+    const appended = this.reports;
+    if (this.lostAlarmAt >= 0 && appended - this.lostAlarmAt < ring.stats.capacity) return;
+    this.lostAlarmAt = appended;
+    const span = this.lostFrom !== undefined && this.lostTo !== undefined ? ` ${isoMinute(this.lostFrom)}..${isoMinute(this.lostTo)}` : "";
+    this.alarm(ALARM.readingsLost, `${this.lostCount} readings lost${span}`);
+    this.lostCount = 0;
+    this.lostFrom = undefined;
+    this.lostTo = undefined;
   }
 
   /** What the board can apply, asked before any property of a cloud set changes (all or nothing). */
@@ -260,6 +326,11 @@ export default class App {
     if (this.sensors) this.sensors.read(r);
     this.board.read(r);
     this.checkSensors(r);
+    const uplink = this.uplink;
+    if (uplink !== undefined) {
+      this.storeReading(r, uplink);
+      return;
+    }
     let id: string;
     try {
       id = this.onenet.report(r);
@@ -272,6 +343,23 @@ export default class App {
     this.log.info("app", "report", {
       id, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
       online: this.onenet.online, queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length,
+    });
+  }
+
+  /** The reading goes to the readings log; the uplink posts it live when online and drains the backlog. */
+  storeReading(r: Readings, uplink: Uplink): void {
+    const now = this.uptime.now();
+    const epoch = epochKnown(Date.now()) ? Date.now() : undefined;
+    if (epoch !== undefined && !this.clockStored) {
+      this.clockStored = true;
+      this.ring!.setClock(now, epoch);
+    }
+    const id = uplink.reading(r, now, epoch);
+    this.reports++;
+    this.checkLost();
+    this.log.info("app", "report", {
+      id: id || undefined, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
+      online: this.onenet.online, backlog: uplink.backlog,
     });
   }
 
@@ -288,11 +376,19 @@ export default class App {
   status(): void {
     if (this.wifi.up && !epochKnown(Date.now())) this.syncTime();
     const s = this.onenet.device.stats;
+    const ring = this.ring;
+    const oldest = ring?.oldestTime();
     this.log.info("app", "status", {
+      backlog: ring?.pending, oldest: oldest === undefined ? undefined : Math.floor((Date.now() - oldest) / 1000), capacity: ring?.stats.capacity,
       wifi: this.wifi.status, mqtt: this.onenet.mqtt.connected ? "connected" : "down", reports: this.reports,
       sent: s.sent, replies: s.replies, refused: s.refusedByPlatform, missing: s.missingReplies,
       queued: this.onenet.device.queued, outbox: this.onenet.mqtt.outbox.length, interval: this.interval,
       uptime: Math.floor(this.log.uptime() / 1000),
     });
   }
+}
+
+/** `2026-01-01T10:20` (UTC): an alarm's msg holds at most 64 characters. */
+function isoMinute(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16);
 }

@@ -16,7 +16,7 @@ import type { ClientOptions } from "../mqtt/client";
 import { describe, type Logger } from "../lib/log";
 import { Uptime } from "../lib/time";
 import { OneNetDevice } from "./device";
-import { DOWNLINK_LIMITS } from "./payload";
+import { DOWNLINK_LIMITS, type HistorySeries } from "./payload";
 import type { OneNetDeviceOptions, OneNetLink } from "./device";
 
 export interface OneNetClientOptions extends Omit<OneNetDeviceOptions, "link" | "log"> {
@@ -107,7 +107,8 @@ export class OneNetClient {
     };
     client.onConnect = () => {
       try {
-        this.device.onConnected(this.#uptime.now());
+        // the outbox's messages go out again right now: the profile's uplink waits their turns (1 message/s)
+        this.device.onConnected(this.#uptime.now(), this.mqtt.outbox.length);
         options.onOnline?.(true);
         this.#service();
       } catch (e) {
@@ -163,6 +164,23 @@ export class OneNetClient {
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */
   report(params: { readonly [identifier: string]: unknown }): string {
     const id = this.device.report(params, this.#uptime.now());
+    this.#service();
+    return id;
+  }
+
+  /**
+   * Queues a live post of a reading kept in the readings log (store/uplink.ts): QoS 0, stamped with the
+   * reading's own time (undefined: the platform stamps it). Returns its id.
+   */
+  reportReading(params: { readonly [identifier: string]: unknown }, time: number | undefined): string {
+    const id = this.device.report(params, this.#uptime.now(), { time, qos: 0 });
+    this.#service();
+    return id;
+  }
+
+  /** Queues a history post of back-filled readings (see OneNetDevice.postHistory); returns its id. */
+  postHistory(series: readonly HistorySeries[], scratch: Uint8Array): string {
+    const id = this.device.postHistory(series, this.#uptime.now(), scratch);
     this.#service();
     return id;
   }

@@ -17,6 +17,7 @@ import { checkValue, DEFAULT_MODEL, specOf } from "./model";
 import type { ThingModel } from "./model";
 import {
   eventPost,
+  historyPost,
   IdCounter,
   parseGet,
   parseReply,
@@ -26,9 +27,9 @@ import {
   reply,
   replyMeaning,
 } from "./payload";
-import type { Reply } from "./payload";
+import type { HistorySeries, Reply } from "./payload";
 import { token } from "./token";
-import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
+import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_HISTORY_REPLY, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
 import { utf8Encode } from "../lib/utf8";
 import type { Level, Logger } from "../lib/log";
 
@@ -44,7 +45,7 @@ export interface OneNetLink {
 
 
 export interface ReplyInfo extends Reply {
-  readonly kind: "property" | "event";
+  readonly kind: "property" | "event" | "history";
   readonly meaning: string;
 }
 
@@ -65,8 +66,12 @@ export interface OneNetDeviceOptions {
   readonly canSet?: (identifier: string, value: unknown) => true | string;
   /** Current value of a property for a property get; undefined falls back to the last reported value. */
   readonly onGet?: (identifier: string) => unknown;
-  /** Every post reply (property and event), after the profile logged it. */
+  /** Every post reply (property, event and history), after the profile logged it. */
   readonly onReply?: (reply: ReplyInfo) => void;
+  /** A post whose reply did not come within replyTimeoutMs (or was pushed out of the awaited list). */
+  readonly onMissing?: (id: string) => void;
+  /** The boot's number (strictly increasing across reboots): message ids stay unique across reboots. */
+  readonly boot?: number;
   /** Wall-clock time in ms when known, else undefined (then posts carry no `time`). */
   readonly epochMs?: () => number | undefined;
   /** The app's logger; lines use area "onenet" (no secrets are ever passed). Default: silent. */
@@ -106,6 +111,7 @@ const KIND_POST = 0;
 const KIND_EVENT = 1;
 const KIND_REPLY = 2;
 const KIND_RAW = 3;
+const KIND_HISTORY = 4;
 
 interface Outgoing {
   readonly kind: number;
@@ -150,6 +156,10 @@ export function checkConnect(config: OneNetConfig, options: MqttConnectLike): vo
   if (options.username !== config.product) throw new OneNetError("onenet: username must be the product id");
 }
 
+function kindName(kind: number): "property" | "event" | "history" {
+  return kind === KIND_EVENT ? "event" : kind === KIND_HISTORY ? "history" : "property";
+}
+
 function defaultEpoch(): number | undefined {
   const t = Date.now();
   return t >= 1600000000000 ? t : undefined; // before Sep 2020: the clock was never set
@@ -161,7 +171,7 @@ export class OneNetDevice {
   readonly #link: OneNetLink;
   readonly #model: ThingModel | null;
   readonly #options: OneNetDeviceOptions;
-  readonly #ids = new IdCounter();
+  readonly #ids: IdCounter;
   readonly #replies: Outgoing[] = [];
   readonly #posts: Outgoing[] = [];
   /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
@@ -190,6 +200,7 @@ export class OneNetDevice {
 
   constructor(options: OneNetDeviceOptions) {
     this.#options = options;
+    this.#ids = new IdCounter(options.boot);
     this.config = options.config;
     this.#link = options.link;
     this.#model = options.model === undefined ? DEFAULT_MODEL : options.model;
@@ -232,10 +243,14 @@ export class OneNetDevice {
     return this.#awaiting.length;
   }
 
-  /** Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. */
-  onConnected(now: number): void {
+  /**
+   * Call on CONNACK 0: subscribes to what the device needs, then uplink may flow. `resent`: messages
+   * the MQTT client sends again by itself now (its outbox); they take their uplink slots first.
+   */
+  onConnected(now: number, resent = 0): void {
     this.#now = now;
     this.#connected = true;
+    if (resent > 0) this.#nextSend = now + resent * this.#pacing;
     const t = this.topics;
     if (!this.#subscribed || !this.#link.restoresSubscriptions) {
       this.#link.subscribe(this.#options.subscribeAll ? [t.thingAll] : t.subscriptions(), 0);
@@ -256,7 +271,7 @@ export class OneNetDevice {
    * Reports properties: `{temp: 23.6, humi: 41}`. Returns the message id. Values are checked against
    * the model; the message waits for its uplink slot (service()). Throws OneNetError when refused.
    */
-  report(params: { readonly [identifier: string]: unknown }, now: number): string {
+  report(params: { readonly [identifier: string]: unknown }, now: number, reading?: { readonly time: number | undefined; readonly qos: 0 | 1 }): string {
     this.#now = now;
     this.#checkRoom();
     const model = this.#model;
@@ -271,9 +286,23 @@ export class OneNetDevice {
       }
     }
     const id = this.#ids.next();
-    const payload = propertyPost(id, params, this.#epoch());
+    // A reading from the log carries its own time (undefined: not known, the platform stamps it).
+    const payload = propertyPost(id, params, reading ? reading.time : this.#epoch());
     for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
-    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id });
+    return id;
+  }
+
+  /**
+   * Posts back-filled readings (`thing/history/post`), each value with its own time; QoS 0: the
+   * readings log keeps them until the reply, and a lost batch is sent again from there. Returns the id.
+   */
+  postHistory(series: readonly HistorySeries[], now: number, scratch: Uint8Array): string {
+    this.#now = now;
+    this.#checkRoom();
+    const id = this.#ids.next();
+    const payload = historyPost(id, series, scratch);
+    this.#enqueue(this.#posts, { kind: KIND_HISTORY, topic: this.topics.historyPost, payload, qos: 0, id });
     return id;
   }
 
@@ -309,6 +338,9 @@ export class OneNetDevice {
       case DOWN_EVENT_REPLY:
         this.#onReply(payload, KIND_EVENT);
         return true;
+      case DOWN_HISTORY_REPLY:
+        this.#onReply(payload, KIND_HISTORY);
+        return true;
       case DOWN_SET:
         this.#onSet(payload);
         return true;
@@ -335,7 +367,8 @@ export class OneNetDevice {
     while (awaiting.length > 0 && now >= awaiting[0].deadline) {
       const a = awaiting.shift()!;
       this.stats.missingReplies++;
-      this.#log("WARN", `no reply to ${a.kind === KIND_EVENT ? "event" : "property"} post id=${a.id} within ${this.#replyTimeout} ms`);
+      this.#log("WARN", `no reply to ${kindName(a.kind)} post id=${a.id} within ${this.#replyTimeout} ms`);
+      this.#options.onMissing?.(a.id);
     }
     if (awaiting.length > 0) next = awaiting[0].deadline;
     if (this.queued > 0 && now >= this.#nextSend) {
@@ -363,7 +396,7 @@ export class OneNetDevice {
     if (this.#options.log?.enabled("DEBUG")) {
       this.#options.log.log("DEBUG", "onenet", "sent", { topic: m.topic.slice(this.topics.prefix.length), id: m.id || undefined, bytes: m.payload.length, qos: m.qos });
     }
-    if (m.kind === KIND_POST || m.kind === KIND_EVENT) {
+    if (m.kind === KIND_POST || m.kind === KIND_EVENT || m.kind === KIND_HISTORY) {
       this.#awaiting.push({ id: m.id, kind: m.kind, deadline: replyDeadline });
       this.#trimAwaiting();
     }
@@ -393,8 +426,9 @@ export class OneNetDevice {
   #trimAwaiting(): void {
     // bounded: the oldest unanswered id goes first
     while (this.#awaiting.length > 64) {
-      this.#awaiting.shift();
+      const a = this.#awaiting.shift()!;
       this.stats.missingReplies++;
+      this.#options.onMissing?.(a.id);
     }
   }
 
@@ -439,8 +473,8 @@ export class OneNetDevice {
       this.#log("WARN", `unreadable post reply: ${(e as Error).message}`);
       return;
     }
-    const what = kind === KIND_EVENT ? "event" : "property";
-    // the oldest awaiting post with this id (ids restart at "1" after a reboot, so the oldest is the likelier match)
+    const what = kindName(kind);
+    // the oldest awaiting post with this id (without a boot number ids restart at "1" after a reboot, so the oldest is the likelier match)
     const awaiting = this.#awaiting;
     let known = false;
     for (let i = 0; i < awaiting.length; i++) {

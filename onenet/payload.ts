@@ -24,15 +24,26 @@ export function replyMeaning(code: number): string {
   return REPLY_CODES[code] ?? "unknown code";
 }
 
-/** Per-boot message ids: "1", "2", … (decimal strings of at most 13 digits, as the platform wants). */
+/**
+ * Message ids: decimal strings of at most 13 digits, as the platform wants. Given the boot's number
+ * (strictly increasing across reboots, store/ring.ts), ids are `boot × 10^6 + n`: unique across reboots,
+ * so a reply to a message sent before a reboot is never matched to a new one; n wraps after 999,999
+ * messages (11 days at 1 message/s, long after any reply could still come). Without one: 1, 2, ….
+ */
 export class IdCounter {
   #last = 0;
+  readonly #base: number;
+  readonly #wrap: number;
+  constructor(boot?: number) {
+    this.#base = boot === undefined ? 0 : (Math.floor(boot) % 10_000_000) * 1_000_000;
+    this.#wrap = boot === undefined ? 9999999999999 : 999_999;
+  }
   next(): string {
-    this.#last = this.#last >= 9999999999999 ? 1 : this.#last + 1;
-    return String(this.#last);
+    this.#last = this.#last >= this.#wrap ? 1 : this.#last + 1;
+    return String(this.#base + this.#last);
   }
   get last(): number {
-    return this.#last;
+    return this.#base + this.#last;
   }
 }
 
@@ -260,4 +271,65 @@ export function parseGet(bytes: Uint8Array): GetRequest {
     throw new PayloadError(`get ${id}: params is not an array of identifiers`, id);
   }
   return { id, params: params as string[] };
+}
+
+/** One identifier's back-filled values for a history post, oldest first. */
+export interface HistorySeries {
+  readonly identifier: string;
+  count: number;
+  readonly values: Float64Array;
+  readonly times: Float64Array;
+}
+
+/** Values per identifier the platform takes in one history post. */
+export const HISTORY_MAX_VALUES = 100;
+
+const HISTORY_HEAD = '","version":"1.0","params":[{"properties":{';
+
+/** Bytes the JSON of one history value takes: `{"value":V,"time":T},`. */
+export function historyValueBytes(value: number, time: number): number {
+  return 20 + String(value).length + String(time).length;
+}
+
+function put(out: Uint8Array, at: number, text: string): number {
+  if (at + text.length > out.length) throw new OneNetError(`onenet: history post over ${out.length} bytes`);
+  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+/**
+ * History post (`thing/history/post`): `{"id":…,"version":"1.0","params":[{"properties":{"temp":[{"value":23.6,"time":ms},…]}}]}`.
+ * Written as ASCII straight into `scratch` (preallocated by the caller: a batch's JSON is several KB,
+ * built without the thousand small objects JSON.stringify would need); returns a copy of the bytes.
+ */
+export function historyPost(id: string, series: readonly HistorySeries[], scratch: Uint8Array): Uint8Array {
+  let at = put(scratch, 0, '{"id":"');
+  at = put(scratch, at, id);
+  at = put(scratch, at, HISTORY_HEAD);
+  let first = true;
+  for (let s = 0; s < series.length; s++) {
+    const { identifier, count, values, times } = series[s];
+    if (count === 0) continue;
+    checkIdentifier(identifier);
+    if (count > HISTORY_MAX_VALUES) throw new OneNetError(`onenet: history: ${count} values of ${identifier}, the platform takes ${HISTORY_MAX_VALUES}`);
+    at = put(scratch, at, first ? '"' : ',"');
+    first = false;
+    at = put(scratch, at, identifier);
+    at = put(scratch, at, '":[');
+    for (let i = 0; i < count; i++) {
+      const value = values[i];
+      const time = times[i];
+      if (!Number.isFinite(value)) throw new OneNetError(`onenet: ${identifier}: value ${String(value)} is not a finite number`);
+      if (!(Number.isInteger(time) && time > 0)) throw new OneNetError(`onenet: ${identifier}: history time ${String(time)} is not epoch ms`);
+      at = put(scratch, at, i === 0 ? '{"value":' : ',{"value":');
+      at = put(scratch, at, String(value));
+      at = put(scratch, at, ',"time":');
+      at = put(scratch, at, String(time));
+      at = put(scratch, at, "}");
+    }
+    at = put(scratch, at, "]");
+  }
+  if (first) throw new OneNetError("onenet: history post with no values");
+  at = put(scratch, at, "}}]}");
+  return scratch.slice(0, at);
 }

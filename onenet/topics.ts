@@ -3,12 +3,13 @@
 // by string equality, with no per-message allocation.
 
 /** What a downlink topic is (plain numbers: no enum, so any TS-stripping tool compiles this file). */
-export type Downlink = 0 | 1 | 2 | 3 | 4;
+export type Downlink = 0 | 1 | 2 | 3 | 4 | 5;
 export const DOWN_NONE = 0;
 export const DOWN_POST_REPLY = 1;
 export const DOWN_SET = 2;
 export const DOWN_GET = 3;
 export const DOWN_EVENT_REPLY = 4;
+export const DOWN_HISTORY_REPLY = 5;
 
 export class Topics {
   /** `$sys/{pid}/{device}/` */
@@ -21,6 +22,9 @@ export class Topics {
   readonly propertyGetReply: string;
   readonly eventPost: string;
   readonly eventPostReply: string;
+  /** Back-filled readings, each value with its own time (store/uplink.ts). */
+  readonly historyPost: string;
+  readonly historyPostReply: string;
   /** `$sys/{pid}/{device}/thing/#`, what the official SDK subscribes to. */
   readonly thingAll: string;
 
@@ -35,12 +39,14 @@ export class Topics {
     this.propertyGetReply = p + "thing/property/get_reply";
     this.eventPost = p + "thing/event/post";
     this.eventPostReply = p + "thing/event/post/reply";
+    this.historyPost = p + "thing/history/post";
+    this.historyPostReply = p + "thing/history/post/reply";
     this.thingAll = p + "thing/#";
   }
 
   /** The downlink topics the device needs (post replies, property set and get): one SUBSCRIBE. */
   subscriptions(): string[] {
-    return [this.propertyPostReply, this.propertySet, this.propertyGet, this.eventPostReply];
+    return [this.propertyPostReply, this.propertySet, this.propertyGet, this.eventPostReply, this.historyPostReply];
   }
 
   classify(topic: string): Downlink {
@@ -48,6 +54,7 @@ export class Topics {
     if (topic === this.propertySet) return DOWN_SET;
     if (topic === this.propertyGet) return DOWN_GET;
     if (topic === this.eventPostReply) return DOWN_EVENT_REPLY;
+    if (topic === this.historyPostReply) return DOWN_HISTORY_REPLY;
     return DOWN_NONE;
   }
 

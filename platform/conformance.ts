@@ -1,7 +1,7 @@
 // Compile-time only: every platform folder provides every role with the shape of platform/types.ts.
 // tsconfig.json type-checks this file; no build loads it.
 
-import type { ClockClass, I2CRole, LedClass, SensorRole } from "./types";
+import type { ClockClass, FlashRole, I2CRole, LedClass, SensorRole } from "./types";
 import type Esp32Led from "./esp32/led";
 import type SimLed from "./sim/led";
 import type Esp32Clock from "./esp32/clock";
@@ -10,6 +10,8 @@ import type esp32I2C from "./esp32/i2c";
 import type simI2C from "./sim/i2c";
 import type esp32Sensor from "./esp32/sensor";
 import type simSensor from "./sim/sensor";
+import type esp32Flash from "./esp32/flash";
+import type simFlash from "./sim/flash";
 
 type Is<T, _Shape extends T> = true;
 
@@ -22,4 +24,6 @@ export type Conformance = [
   Is<I2CRole, typeof simI2C>,
   Is<SensorRole, typeof esp32Sensor>,
   Is<SensorRole, typeof simSensor>,
+  Is<FlashRole, typeof esp32Flash>,
+  Is<FlashRole, typeof simFlash>,
 ];

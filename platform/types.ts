@@ -1,5 +1,5 @@
 // What every platform family provides, one role per module specifier. manifest.json maps each role
-// (`platform/led`, `platform/clock`, `platform/i2c`, `platform/sensor`) to the file of the same name in the folder of
+// (`platform/led`, `platform/clock`, `platform/i2c`, `platform/sensor`, `platform/flash`) to the file of the same name in the folder of
 // the build's target: `platform/esp32/` on the board, `platform/sim/` in the Moddable desktop
 // simulators (lin, mac). Under `npm start` and in tests the host runs the board's `platform/i2c` over
 // its simulated bus (register-level chips) and the board's `platform/sensor` (none), with the
@@ -12,6 +12,7 @@
 
 import type { ExtraSensorClass, I2CClass } from "../drivers/sensor";
 import type { Logger } from "../lib/log";
+import type { FlashLike } from "../store/ring";
 
 /** The LED behind the writable `led` property. */
 export interface Led {
@@ -65,3 +66,9 @@ export type I2CRole = I2CClass | undefined;
  * and report the full thing model; the board provides none (its sensors are on the bus).
  */
 export type SensorRole = ExtraSensorClass | undefined;
+
+/**
+ * Opens a data partition by name (partitions.csv) for the readings log; throws when there is none.
+ * The board's is its flash; the desktop simulators' a RAM model that a restart empties.
+ */
+export type FlashRole = (partition: string) => FlashLike;

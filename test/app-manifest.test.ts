@@ -37,6 +37,7 @@ const PER_PLATFORM: { [specifier: string]: { board: string; desktop: string } } 
   "platform/clock": { board: "./platform/esp32/clock", desktop: "./platform/sim/clock" },
   "platform/i2c": { board: "./platform/esp32/i2c", desktop: "./platform/sim/i2c" },
   "platform/sensor": { board: "./platform/esp32/sensor", desktop: "./platform/sim/sensor" },
+  "platform/flash": { board: "./platform/esp32/flash", desktop: "./platform/sim/flash" },
 };
 // mcconfig matches `-p esp32/<board>` to the "esp32" section when there is no "esp32/*" one
 // (tools/mcmanifest.js matchPlatform), so one section serves every ESP32 target; "..." every desktop.
@@ -124,6 +125,7 @@ const PROVIDERS: { [specifier: string]: string } = {
   hmac: "$(MODULES)/crypt/etc/hmac",
   "pins/digital": "$(MODULES)/pins/digital/manifest.json",
   "embedded:io/i2c": "$(MODULES)/io/i2c/manifest.json",
+  "embedded:storage/flash": "$(MODULES)/io/flash/manifest.json",
 };
 
 test("every Moddable module the firmware imports is provided on esp32 by an include of the manifest", () => {
@@ -154,6 +156,7 @@ const SDK_TYPING: { [module: string]: string | null } = {
   crypt: "$(MODDABLE)/typings/crypt",
   "mc/config": "$(MODDABLE)/typings/mc/config",
   "embedded:io/i2c": "$(MODDABLE)/typings/embedded_io/i2c",
+  "embedded:storage/flash": "$(MODDABLE)/typings/embedded/storage/flash",
   "pins/digital": "$(MODDABLE)/typings/pins/digital",
   sntp: "$(MODDABLE)/typings/sntp",
   hmac: null,

@@ -619,14 +619,15 @@ function layerOf(file: string): string {
 /** Which layers each layer may import: the one-way path and the layers beside it. */
 const MAY_IMPORT: { readonly [layer: string]: readonly string[] } = {
   main: ["app", "platform", "lib"],
-  app: ["app", "onenet/client", "onenet/device", "mqtt/session", "drivers", "platform", "lib"],
+  app: ["app", "store", "onenet/client", "onenet/device", "mqtt/session", "drivers", "platform", "lib"],
+  store: ["store", "onenet/device", "lib"],
   "onenet/client": ["onenet/device", "mqtt/client", "lib"],
   "onenet/device": ["onenet/device", "lib"],
   "mqtt/client": ["mqtt/session", "mqtt/codec", "lib"],
   "mqtt/session": ["mqtt/session", "mqtt/codec", "lib"],
   "mqtt/codec": ["mqtt/codec", "lib"],
   drivers: ["drivers", "lib"],
-  platform: ["platform", "drivers", "lib"],
+  platform: ["platform", "drivers", "store", "lib"],
   lib: ["lib"],
 };
 
@@ -639,7 +640,7 @@ function firmwareFiles(): string[] {
       else if (name.name.endsWith(".ts")) out.push(path);
     }
   };
-  for (const folder of ["app", "lib", "platform", "mqtt", "onenet", "drivers"]) walk(folder);
+  for (const folder of ["app", "store", "lib", "platform", "mqtt", "onenet", "drivers"]) walk(folder);
   return out;
 }
 

@@ -173,7 +173,7 @@ test("secrets from config=<file> and ONENET_KEY / WIFI_PASSWORD: used (the devic
   for (const run of runs) {
     // Online at the emulator: the key and password were the ones given (the emulator checks the token,
     // the simulated access point the password).
-    await until(() => / INFO emulator: device online /.test(run.stdout()) && / INFO app: report id=1 /.test(run.stdout()), "device online", run);
+    await until(() => / INFO emulator: device online /.test(run.stdout()) && / INFO app: report id=\d+ /.test(run.stdout()), "device online", run);
     assert.match(run.stdout(), /\[sim\] booting main\.ts in XS: .*key=\*\*\* .*password=\*\*\*/);
     run.child.kill("SIGINT");
     assert.equal(await exitOf(run), 0);

@@ -19,6 +19,8 @@ import type { DeviceState, Registry } from "./registry.ts";
 import type { DeviceView, SetResult, ThingEventRecord } from "./types.ts";
 
 const POST_IDS_KEPT = 200;
+/** Values per identifier one history post may carry (docs/onenet.md). */
+export const HISTORY_MAX_VALUES = 100;
 const POST_TIMES_KEPT = 20;
 const EVENTS_KEPT = 100;
 
@@ -27,6 +29,52 @@ export interface PlatformOptions {
   historyLimit: number;
   /** Hand a downlink PUBLISH (QoS 0) to the broker. */
   publish: (topic: string, payload: Buffer) => void;
+}
+
+/**
+ * thing/history/post: `params` is an array of `{"properties": {id: [{value, time}, …]}, "events": {…}}`
+ * (no `identity` for a directly connected device); every value carries integer ms `time`; at most
+ * HISTORY_MAX_VALUES values per identifier in one message.
+ */
+export function checkHistoryPost(model: ThingModel, body: Record<string, unknown>): Verdict {
+  const params = body.params;
+  if (!Array.isArray(params) || params.length === 0) return { code: 313, msg: "bad request: params must be a non-empty array" };
+  const counts = new Map<string, number>();
+  for (const item of params) {
+    if (!isRecord(item)) return { code: 313, msg: "bad request: params items must be objects" };
+    for (const key of Object.keys(item)) {
+      if (key !== "properties" && key !== "events" && key !== "identity") return { code: 313, msg: `bad request: unknown key ${key} in params` };
+    }
+    const sections: [Record<string, unknown> | undefined, "property" | "event"][] = [];
+    if (item.properties !== undefined) {
+      if (!isRecord(item.properties)) return { code: 313, msg: "bad request: properties must be an object" };
+      sections.push([item.properties, "property"]);
+    }
+    if (item.events !== undefined) {
+      if (!isRecord(item.events)) return { code: 313, msg: "bad request: events must be an object" };
+      sections.push([item.events, "event"]);
+    }
+    for (const [section, kind] of sections) {
+      for (const [identifier, list] of Object.entries(section!)) {
+        const prop = kind === "property" ? model.properties.get(identifier) : undefined;
+        const event = kind === "event" ? model.events.get(identifier) : undefined;
+        if (!prop && !event) return { code: 309, msg: `identifier does not exist: ${identifier}` };
+        if (!Array.isArray(list)) return { code: 302, msg: `data type error: ${identifier} needs an array of {"value", "time"}` };
+        const n = (counts.get(identifier) ?? 0) + list.length;
+        if (n > HISTORY_MAX_VALUES) return { code: 313, msg: `bad request: ${n} values of ${identifier}, at most ${HISTORY_MAX_VALUES}` };
+        counts.set(identifier, n);
+        for (const entry of list) {
+          if (!isRecord(entry) || !("value" in entry)) return { code: 302, msg: `data type error: ${identifier} needs {"value": …, "time": …}` };
+          if (!(typeof entry.time === "number" && Number.isInteger(entry.time) && entry.time > 0)) {
+            return { code: 302, msg: `data type error: ${identifier}.time must be milliseconds` };
+          }
+          if (prop && !valueMatches(prop.dataType, entry.value)) return { code: 302, msg: `data type error: ${identifier} must be ${prop.dataType.type}` };
+          if (event && !isRecord(entry.value)) return { code: 302, msg: `data type error: ${identifier} needs {"value": {…}}` };
+        }
+      }
+    }
+  }
+  return SUCCESS;
 }
 
 /** The `time` a OneJSON entry carries when it is integer milliseconds, else `fallback`. */
@@ -52,6 +100,8 @@ export class Platform {
         return this.#propertyPost(device, payload);
       case "thing/event/post":
         return this.#eventPost(device, payload);
+      case "thing/history/post":
+        return this.#historyPost(device, payload);
       case "thing/property/desired/get":
       case "thing/property/desired/delete":
         this.#answer(device, payload, `${suffix}/reply`, () => SUCCESS, suffix.slice(6), { data: {} });
@@ -116,16 +166,40 @@ export class Platform {
     }
   }
 
-  /** A property value the device reported (post or get_reply): latest value, chart history, event. */
-  #record(device: DeviceState, identifier: string, value: unknown, time: number): void {
-    device.latest.set(identifier, { value, time });
+  /** thing/history/post -> history/post/reply; back-filled values go into the chart at their own times. */
+  #historyPost(device: DeviceState, payload: Buffer): void {
+    const ok = this.#answer(device, payload, "thing/history/post/reply", (body) => checkHistoryPost(this.model, body), "history post");
+    if (!ok) return;
+    let values = 0;
+    let newest = -Infinity;
+    for (const item of ok.body.params as Record<string, unknown>[]) {
+      const properties = isRecord(item.properties) ? item.properties : {};
+      for (const [identifier, list] of Object.entries(properties)) {
+        for (const entry of list as { value: unknown; time: number }[]) {
+          this.#record(device, identifier, entry.value, entry.time, true);
+          values++;
+          newest = Math.max(newest, entry.time);
+        }
+      }
+    }
+    this.registry.emit({ type: "history", product: device.entry.product, device: device.entry.device, id: ok.id, values, time: newest });
+  }
+
+  /** A property value the device reported (post, history or get_reply): latest value, chart history, event. */
+  #record(device: DeviceState, identifier: string, value: unknown, time: number, backfill?: true): void {
+    const latest = device.latest.get(identifier);
+    // a back-filled value is older than what the live posts already showed: the latest stays
+    if (!backfill || latest === undefined || latest.time <= time) device.latest.set(identifier, { value, time });
     if (typeof value === "number") {
       let h = device.history.get(identifier);
       if (!h) device.history.set(identifier, (h = []));
-      h.push([time, value]);
+      // kept in time order, so back-filled points are drawn where they belong
+      let at = h.length;
+      while (at > 0 && h[at - 1][0] > time) at--;
+      h.splice(at, 0, [time, value]);
       if (h.length > this.options.historyLimit) h.splice(0, h.length - this.options.historyLimit);
     }
-    this.registry.emit({ type: "property", product: device.entry.product, device: device.entry.device, identifier, value, time });
+    this.registry.emit({ type: "property", product: device.entry.product, device: device.entry.device, identifier, value, time, ...(backfill ? { backfill } : {}) });
   }
 
   #reply(device: DeviceState, payload: Buffer, kind: "set" | "get"): void {

@@ -88,7 +88,8 @@ export interface DeviceView {
 
 export type EmulatorEvent =
   | { type: "online"; product: string; device: string; online: boolean; time: number }
-  | { type: "property"; product: string; device: string; identifier: string; value: unknown; time: number }
+  | { type: "property"; product: string; device: string; identifier: string; value: unknown; time: number; backfill?: true }
+  | { type: "history"; product: string; device: string; id: string; values: number; time: number }
   | { type: "post"; product: string; device: string; id: string; time: number }
   | { type: "event"; product: string; device: string; event: ThingEventRecord }
   | { type: "log"; product: string; device: string; line: DeviceLogLine }

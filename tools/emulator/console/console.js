@@ -206,20 +206,26 @@
       "· reports every " + ((p[n - 1] - p[n - 2]) / 1000).toFixed(1) + " s";
     dev.cadenceEl.setAttribute("data-gap-ms", n >= 2 ? String(p[n - 1] - p[n - 2]) : "");
     dev.cadenceEl.setAttribute("data-posts", String(dev.postCount || 0)); // posts seen since the page loaded
+    if (dev.backfilled) dev.cadenceEl.textContent += " · " + dev.backfilled + " values back-filled";
   }
   function setSubs(dev, list) {
     dev.subsEl.textContent = list.length ? "subscribed: " + list.join("  ") : "subscribed: (nothing: no downlink can reach the device)";
   }
-  function setValue(dev, id, value, time, chart) {
+  // A back-filled value (history post) goes into the chart at its own time; the value shown stays the newest.
+  function setValue(dev, id, value, time, chart, backfill) {
     var entry = dev.props.get(id);
     if (!entry) return;
-    entry.valueEl.textContent = fmtValue(entry.def, value);
-    entry.timeEl.textContent = "at " + fmtTime(time);
+    if (!backfill) {
+      entry.valueEl.textContent = fmtValue(entry.def, value);
+      entry.timeEl.textContent = "at " + fmtTime(time);
+    }
     if (chart && typeof value === "number") {
       var h = dev.view.history[id] || (dev.view.history[id] = []);
       var last = h[h.length - 1];
       if (last && last[0] === time && last[1] === value) return;
-      h.push([time, value]);
+      var at = h.length;
+      while (at > 0 && h[at - 1][0] > time) at--;
+      h.splice(at, 0, [time, value]);
       if (h.length > HISTORY) h.splice(0, h.length - HISTORY);
       renderChart(entry, h);
     }
@@ -256,7 +262,12 @@
     var dev = devices.get(key(ev.product, ev.device));
     if (!dev) return;
     if (ev.type === "online") setOnline(dev, ev.online, ev.time);
-    else if (ev.type === "property") setValue(dev, ev.identifier, ev.value, ev.time, true);
+    else if (ev.type === "property") setValue(dev, ev.identifier, ev.value, ev.time, true, ev.backfill === true);
+    else if (ev.type === "history") {
+      dev.backfilled = (dev.backfilled || 0) + ev.values;
+      dev.cadenceEl.setAttribute("data-backfilled", String(dev.backfilled));
+      showCadence(dev);
+    }
     else if (ev.type === "log") addLog(dev, ev.line);
     else if (ev.type === "subscriptions") setSubs(dev, ev.subscriptions);
     else if (ev.type === "event") addEvent(dev, ev.event);
