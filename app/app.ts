@@ -92,6 +92,11 @@ export default class App {
   /** Bits that went missing and have not come back (an alarm was raised for them). */
   lostBits = 0;
   statePending = false;
+  pumpPending = false;
+  readonly #onPumpTimer = (): void => {
+    this.pumpPending = false;
+    this.guard("store", "uplink", () => this.uplink?.pump());
+  };
   saveTimer: Timer | undefined;
   readonly #onSaveTimer = (): void => {
     this.saveTimer = undefined;
@@ -162,6 +167,7 @@ export default class App {
           live: (params, time) => onenet.reportReading(params, time),
           history: (series, scratch) => onenet.postHistory(series, scratch),
         },
+        schedule: () => this.schedulePump(),
       });
     }
 
@@ -292,6 +298,13 @@ export default class App {
     const saved = saveInterval(this.interval, this.cfg.interval, this.log);
     if (saved) this.log.info("settings", "interval saved", { seconds: this.interval });
     else this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
+  }
+
+  /** The uplink's next step on the next turn of the event loop, out of the socket callback's deep stack. */
+  schedulePump(): void {
+    if (this.pumpPending) return;
+    this.pumpPending = true;
+    Timer.set(this.#onPumpTimer, 0);
   }
 
   /** Reports the writable properties on the next turn; any number of sets before then make one post. */

@@ -39,6 +39,12 @@ export interface UplinkOptions {
   readonly log?: Logger;
   /** Largest history payload, bytes. Default BATCH_BYTES. */
   readonly batchBytes?: number;
+  /**
+   * Asks for pump() on a later turn of the event loop. Replies and login changes arrive deep in the
+   * MQTT client's socket callback; building and encoding a batch there overflowed the board's
+   * 512-slot stack (seen in the XS lane held to the esp32 creation). Default: pump at once.
+   */
+  readonly schedule?: () => void;
 }
 
 /** Largest history payload by default, bytes (see above). */
@@ -57,6 +63,9 @@ export class Uplink {
   readonly #ring: ReadingLog;
   readonly #link: UplinkLink;
   readonly #log: Logger | undefined;
+  readonly #schedule: (() => void) | undefined;
+  /** A batch in flight must go again (same readings) at the next pump: its reply was lost or the link went. */
+  #resend = false;
   readonly #batchBytes: number;
   readonly #scratch: Uint8Array;
   readonly #readings: StoredReading[] = [];
@@ -85,6 +94,7 @@ export class Uplink {
     this.#ring = options.ring;
     this.#link = options.link;
     this.#log = options.log;
+    this.#schedule = options.schedule;
     this.#batchBytes = options.batchBytes ?? BATCH_BYTES;
     this.#scratch = new Uint8Array(this.#batchBytes + 256);
     for (let i = 0; i < HISTORY_MAX_VALUES; i++) this.#readings.push(emptyReading());
@@ -128,6 +138,12 @@ export class Uplink {
   /** Hands the next history batch over when the uplink is free. */
   pump(): void {
     const link = this.#link;
+    if (this.#resend && this.#batchCount > 0) {
+      if (!link.online) return;
+      this.#resend = false;
+      this.#send();
+      return;
+    }
     if (!link.online || this.#batchCount > 0 || link.queued > 0 || this.#ring.pending === 0) return;
     const readings = this.#readings;
     const n = this.#ring.read(readings, this.#skip, this.#fits);
@@ -154,7 +170,13 @@ export class Uplink {
       else this.#refused("history batch", id, code, count);
       for (let i = 0; i < count; i++) this.#ring.done(this.#batchSlots[i]);
     }
-    this.pump();
+    this.#kick();
+  }
+
+  /** pump() now, or on a later turn when the owner schedules it. */
+  #kick(): void {
+    if (this.#schedule !== undefined) this.#schedule();
+    else this.pump();
   }
 
   /** A post's reply did not come: a batch goes again (same readings); a live reading is left to history. */
@@ -166,19 +188,21 @@ export class Uplink {
     } else if (id === this.#batchId && this.#batchCount > 0) {
       this.stats.resent++;
       this.#log?.log("WARN", "store", "no reply to a history batch: sending it again", { id, readings: this.#batchCount });
-      if (this.#link.online) this.#send();
-      else this.#batchId = "";
-      return;
+      this.#batchId = "";
+      this.#resend = true;
     }
-    this.pump();
+    this.#kick();
   }
 
   /** Login state: after a reconnect, what was in flight went with the old connection. */
   onOnline(online: boolean): void {
     this.#liveIds.length = 0;
     this.#liveSlots.length = 0;
-    if (online && this.#batchCount > 0) this.#send();
-    else this.pump();
+    if (this.#batchCount > 0) {
+      this.#batchId = "";
+      this.#resend = true;
+    }
+    if (online) this.#kick();
   }
 
   /** Encodes and hands over the batch in #batchSlots (again after a lost reply: same readings, same times). */

@@ -146,6 +146,7 @@ class Soak {
       secrets: [DEVICE.key, WIFI_PASSWORD],
       segments: [],
       arrivals: new Map(),
+      conflicts: new Set(),
       connects: [],
       sent: [],
       connacks: [],
@@ -275,7 +276,7 @@ class Soak {
     const elapsed = at - (segment?.boot ?? this.start);
     if (Math.abs(Number(uptime) - elapsed) > SECOND) this.record.lines.guards.push(`uptime ${uptime} ms on a line logged ${elapsed} ms after boot: ${line.slice(0, 120)}`);
     for (const secret of this.record.secrets) if (line.includes(secret)) this.record.lines.guards.push(`a secret in a log line (${area})`);
-    if (area === "app" && text.startsWith("report id=")) {
+    if (area === "app" && /^report (id|temp|humi|press|rssi|heap|uptime|online)=/.test(text)) {
       const offline = / online=false/.test(text);
       segment?.attempts.push({ at, accepted: true, offline });
       if (offline) this.record.lines.offlineReports++;
@@ -294,7 +295,11 @@ class Soak {
       this.record.lines.saves++;
     } else if (area === "mqtt" && text.startsWith("outbox restored")) {
       const n = /messages=(\d+)/.exec(text);
-      if (segment && n) segment.outboxRestored = Number(n[1]);
+      if (segment && n) segment.outboxRestored += Number(n[1]);
+    } else if (area === "store" && text.startsWith("readings log ")) {
+      // Readings waiting in the readings log (store/) at boot: what store and forward kept.
+      const n = /pending=(\d+)/.exec(text);
+      if (segment && n) segment.outboxRestored += Number(n[1]);
     }
     if (level === "ERROR") {
       // "<what> failed error=…" is what the app's guards (and OneNetClient's) log when they caught an
@@ -322,10 +327,29 @@ class Soak {
   // ---------------------------------------------------------------------------------------------
   // What the platform accepted
 
+  /** Times of the history batch being recorded by the emulator (its "history" event closes it). */
+  readonly #backfilled = new Set<number>();
+
+  /** Each property value the platform got, by time: a second, different value at one time is a conflict. */
+  readonly #points = new Map<number, Map<string, unknown>>();
+
   #platformEvent(e: EmulatorEvent): void {
     if (e.product !== DEVICE.product || e.device !== DEVICE.device) return;
+    if (e.type === "property" && e.identifier !== "interval" && e.identifier !== "led") {
+      let point = this.#points.get(e.time);
+      if (point === undefined) this.#points.set(e.time, (point = new Map()));
+      if (point.has(e.identifier) && point.get(e.identifier) !== e.value) this.record.conflicts.add(e.time);
+      point.set(e.identifier, e.value);
+    }
     if (e.type === "post") {
       this.#lastPost = { time: e.time, reading: false };
+    } else if (e.type === "property" && e.backfill === true) {
+      // A history batch (store and forward): its values arrive as properties at their own times, and
+      // the batch's "history" event follows; each time in it is one reading.
+      this.#backfilled.add(e.time);
+    } else if (e.type === "history") {
+      for (const time of this.#backfilled) this.record.arrivals.set(time, (this.record.arrivals.get(time) ?? 0) + 1);
+      this.#backfilled.clear();
     } else if (e.type === "property" && e.identifier !== "interval" && e.identifier !== "led") {
       // A property post carrying sensor or board values is a reading (state posts carry interval/led).
       const post = this.#lastPost;
