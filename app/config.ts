@@ -9,7 +9,7 @@
 // The OneNET keys are checked by onenet/config.ts's rules, the one definition of their limits.
 
 import { Checker, describeProblems, toInteger, type ConfigProblem, type RawConfig } from "../lib/checker";
-import { checkOneNet, DEFAULTS as ONENET_DEFAULTS, HOST, LIMITS as ONENET_LIMITS, type OneNetConfig, type TokenMethod } from "../onenet/config";
+import { checkOneNet, DEFAULTS as ONENET_DEFAULTS, hostPattern, LIMITS as ONENET_LIMITS, type OneNetConfig, type TokenMethod } from "../onenet/config";
 
 export { describeProblems, toInteger, type ConfigProblem, type RawConfig };
 
@@ -59,7 +59,6 @@ export const CONFIG_KEYS: readonly string[] = Object.freeze([
 ]);
 
 const LEVELS: readonly LogLevelName[] = Object.freeze(["debug", "info", "warn", "error"] as LogLevelName[]);
-const NO_PIN = /^(none|off|no|-1)$/i;
 
 function utf8Bytes(s: string): number {
   let n = 0;
@@ -75,7 +74,7 @@ function pin(c: Checker, key: string): number | undefined {
   let value = c.raw[key];
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value === "object" && "pin" in value) value = (value as { pin: unknown }).pin;
-  if (typeof value === "string" && NO_PIN.test(value.trim())) return undefined;
+  if (typeof value === "string" && /^(none|off|no|-1)$/i.test(value.trim())) return undefined;
   const n = toInteger(value);
   if (n === undefined || n < LIMITS.pin.min || n > LIMITS.pin.max) {
     return c.fail(key, `not a GPIO number in ${LIMITS.pin.min}..${LIMITS.pin.max} or "none"`);
@@ -98,7 +97,7 @@ export function validateConfig(raw: RawConfig): ConfigResult {
   const onenet = checkOneNet(c);
 
   const loglevel = c.choice("loglevel", LEVELS, DEFAULTS.loglevel);
-  const sntp = c.matching("sntp", false, HOST, "not a host name or IPv4 address");
+  const sntp = c.matching("sntp", false, hostPattern(), "not a host name or IPv4 address");
   const led = pin(c, "led");
   const ledInvert = c.boolean("ledInvert", false);
   const sda = pin(c, "sda");

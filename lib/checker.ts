@@ -16,12 +16,11 @@ export interface Range {
   readonly max: number;
 }
 
-const INTEGER = /^-?\d{1,10}$/;
 
 /** An integer from a number or a decimal string; undefined when it is neither. */
 export function toInteger(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isInteger(value) ? value : undefined;
-  if (typeof value === "string" && INTEGER.test(value.trim())) return parseInt(value.trim(), 10);
+  if (typeof value === "string" && /^-?\d{1,10}$/.test(value.trim())) return parseInt(value.trim(), 10);
   return undefined;
 }
 

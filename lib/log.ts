@@ -32,8 +32,8 @@ const RANK: { readonly [L in Level]: number } = Object.freeze({ DEBUG: 10, INFO:
 export const MASK = "***";
 
 // "key", "wifi_password", "device-token" (any case), and camelCase "deviceKey", "apiToken".
-const SECRET_WORD = /(^|[^A-Za-z])(password|passwd|pass|key|token|sign|secret|psk)$/i;
-const SECRET_CAMEL = /[a-z0-9](Key|Token|Password|Passwd|Secret|Sign|Psk)$/;
+// (Checked without RegExps: a preloaded RegExp that matches can crash XS, docs/moddable.md.)
+const SECRET_WORDS: readonly string[] = Object.freeze(["password", "passwd", "pass", "key", "token", "sign", "secret", "psk"]);
 
 export interface LogOptions {
   /** The board's millisecond tick, e.g. `() => Time.ticks` (default: Date.now()). */
@@ -136,7 +136,20 @@ export function parseLevel(name: string): Level | undefined {
 
 /** True when a field of this name is always masked. */
 export function isSecretName(name: string): boolean {
-  return SECRET_WORD.test(name) || SECRET_CAMEL.test(name);
+  const lower = name.toLowerCase();
+  for (let i = 0; i < SECRET_WORDS.length; i++) {
+    const word = SECRET_WORDS[i];
+    if (!lower.endsWith(word)) continue;
+    const at = name.length - word.length;
+    if (at === 0) return true;
+    const before = name.charCodeAt(at - 1);
+    const first = name.charCodeAt(at);
+    const letter = (before >= 0x41 && before <= 0x5a) || (before >= 0x61 && before <= 0x7a);
+    // "wifi_password", "device-key": a separator before the word; "deviceKey": camelCase
+    if (!letter) return true;
+    if (first >= 0x41 && first <= 0x5a && ((before >= 0x61 && before <= 0x7a) || (before >= 0x30 && before <= 0x39))) return true;
+  }
+  return false;
 }
 
 /** The masked form of a secret for summaries: *** when set, "(empty)" when empty or absent. */
@@ -146,8 +159,9 @@ export function mask(value: string | undefined): string {
 
 // Control characters (C0, DEL, C1: ANSI escapes among them) from outside data must not reach a
 // terminal: in the message they become spaces, in values JSON escapes them.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]+/g;
-const WIDE_CONTROLS = /[\u007f-\u009f]/g;
+// The RegExps are made here, not at module level: a preloaded module's RegExp lives read-only in
+// flash, so a global one throws on `replace` (it writes lastIndex), and one that matches can crash
+// XS when the collector runs while it builds its result (docs/moddable.md).
 
 function needsQuotes(s: string): boolean {
   if (s.length === 0) return true;
@@ -163,7 +177,8 @@ function formatValue(value: string | number | boolean): string {
   if (typeof value !== "string") return String(value);
   if (!needsQuotes(value)) return value;
   // JSON escapes C0 controls but not DEL and C1 (0x9b starts an ANSI sequence on some terminals).
-  return JSON.stringify(value).replace(WIDE_CONTROLS, (c) => "\\u00" + c.charCodeAt(0).toString(16));
+  const quoted = JSON.stringify(value);
+  return quoted.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
 }
 
 function scrub(line: string, secrets: readonly string[]): string {
@@ -180,7 +195,8 @@ function scrub(line: string, secrets: readonly string[]): string {
 
 /** Formats one line, secret-named fields masked. Exposed for tests and the serial monitor's parser. */
 export function formatLine(uptime: number, level: Level, area: string, message: string, fields?: Fields): string {
-  let line = `${Math.floor(uptime)} ${level} ${area}: ${message.replace(CONTROLS, " ")}`;
+  const text = message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  let line = `${Math.floor(uptime)} ${level} ${area}: ${text}`;
   if (fields) {
     for (const name in fields) {
       const value = fields[name];

@@ -51,25 +51,26 @@ export const LIMITS = Object.freeze({
 
 export const METHODS: readonly TokenMethod[] = Object.freeze(["md5", "sha1", "sha256"] as TokenMethod[]);
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const PRODUCT = /^[A-Za-z0-9_-]{1,64}$/;
-// The device name is a topic level and the clientId: letters, digits and - _ . @
-const DEVICE = /^[A-Za-z0-9_.@-]{1,64}$/;
+// The patterns are made when a check runs (boot), not at module level: a preloaded module's RegExp
+// lives in flash, and one that matches can crash XS when the collector runs while it builds its
+// result (docs/moddable.md).
 /** A host name or an IPv4 address. */
-export const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+export function hostPattern(): RegExp {
+  return /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+}
 
 /** True when `s` is canonical base64 (RFC 4648 alphabet, padded, no whitespace) of at least one byte. */
 export function isBase64(s: string): boolean {
-  return s.length >= 4 && BASE64.test(s);
+  return s.length >= 4 && /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s);
 }
 
 /** Checks the OneNET keys into `c` (problems collected there); the config when every key is good. */
 export function checkOneNet(c: Checker): OneNetConfig | undefined {
-  const product = c.matching("product", true, PRODUCT, "not a OneNET product id (1..64 letters, digits, _ -)");
-  const device = c.matching("device", true, DEVICE, "not a OneNET device name (1..64 of letters, digits, _ - . @)");
+  const product = c.matching("product", true, /^[A-Za-z0-9_-]{1,64}$/, "not a OneNET product id (1..64 letters, digits, _ -)");
+  const device = c.matching("device", true, /^[A-Za-z0-9_.@-]{1,64}$/, /* a topic level and the clientId */ "not a OneNET device name (1..64 of letters, digits, _ - . @)");
   const key = c.string("key", true);
   if (key !== undefined && !isBase64(key)) c.fail("key", "not base64 (copy the device key from the OneNET console)");
-  const host = c.matching("host", false, HOST, "not a host name or IPv4 address") ?? DEFAULTS.host;
+  const host = c.matching("host", false, hostPattern(), "not a host name or IPv4 address") ?? DEFAULTS.host;
   const port = c.integer("port", LIMITS.port, DEFAULTS.port);
   const interval = c.integer("interval", LIMITS.interval, DEFAULTS.interval);
   const keepalive = c.integer("keepalive", LIMITS.keepalive, DEFAULTS.keepalive);

@@ -242,6 +242,15 @@ function preloadHazards(specifier: string): string[] {
     if (READ_ONLY_TABLES[specifier]?.includes(m[1])) continue;
     hazards.push(`module-level ${m[2]} ${m[1]}`);
   }
+  // a global or sticky RegExp is written (lastIndex) by every exec/replace: read-only in flash, it
+  // throws (found on the SDK's lin simulator with the log's control-character filter)
+  // and one that MATCHES can crash XS (a segfault in RegExp exec on the SDK 8.2.3 lin simulator when
+  // the collector ran while the match result was built): module-level RegExps may only look for what
+  // must not be there, one negated character class that good input never matches
+  for (const m of source.matchAll(/^(?:export )?const (\w+)(?:: [^=]+)? = \/(.*)\/([a-z]*)\s*;/gm)) {
+    if (/[gy]/.test(m[3])) hazards.push(`module-level ${m[3]} RegExp ${m[1]}`);
+    else if (!/^\[\^[^\]]*\]$/.test(m[2])) hazards.push(`module-level RegExp ${m[1]} that matches good input (/${m[2]}/)`);
+  }
   for (const m of source.matchAll(/^(?:export )?const (\w+)(?:: [^=]+)? = new ([A-Z]\w*)\(/gm)) {
     if (!/^(Map|Set|WeakMap|ArrayBuffer|DataView|\w+Array|RegExp|Error)$/.test(m[2])) hazards.push(`module-level instance ${m[1]} of ${m[2]}`);
   }
