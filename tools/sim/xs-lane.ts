@@ -12,6 +12,7 @@ import { TcpLink } from "./tcp-link.ts";
 import { Storage } from "./storage.ts";
 import { bundle, firmwareEntry, projectRoot, BUNDLE_NAME, type Bundle } from "./bundle.ts";
 import { XsnapWorker, XsError, XSNAP_ABORTS, type HeapMeasure, type Meter } from "./xsnap-worker.ts";
+import { frame } from "./xs/frame.ts";
 
 export interface XsLaneOptions {
   /** Firmware entry module (absolute or relative to the project root). Default "main.ts". */
@@ -478,14 +479,7 @@ export class XsLane {
     const run = this.#deliveries.then(async () => {
       if (this.#closed || this.fatal) return { reply: EMPTY };
       const [kind, ...rest] = header;
-      const head = enc.encode(JSON.stringify([kind, this.clock.now(), this.clock.epoch(), ...rest]));
-      let message = head;
-      if (payload !== undefined) {
-        message = new Uint8Array(head.length + 1 + payload.length);
-        message.set(head, 0);
-        message[head.length] = 0;
-        message.set(payload, head.length + 1);
-      }
+      const message = frame(enc.encode(JSON.stringify([kind, this.clock.now(), this.clock.epoch(), ...rest])), payload);
       const { reply } = await this.#crank(() => this.#worker.command(message), "command");
       return { reply };
     });

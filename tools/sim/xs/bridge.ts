@@ -7,6 +7,7 @@
 import { setHost, runControl, type Host, type TcpEvents } from "../host.ts";
 import { wallClock } from "../modules/time.ts";
 import { installBoardNatives } from "../natives.ts";
+import { frame } from "./frame.ts";
 
 interface Encoder {
   encode(text: string): Uint8Array;
@@ -86,14 +87,7 @@ let wake: () => void = () => {};
 const sockets = new Map<number, TcpEvents>();
 
 function call(header: unknown[], payload?: Uint8Array): string {
-  const head = encoder.encode(JSON.stringify(header));
-  let message = head;
-  if (payload !== undefined) {
-    message = new Uint8Array(head.length + 1 + payload.length);
-    message.set(head, 0);
-    message[head.length] = 0;
-    message.set(payload, head.length + 1);
-  }
+  const message = frame(encoder.encode(JSON.stringify(header)), payload);
   const reply = issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer);
   return decoder.decode(new Uint8Array(reply));
 }
