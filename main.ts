@@ -13,6 +13,7 @@ import { Uptime } from "./lib/time";
 import { configSummary, describeProblems, validateConfig } from "./app/config";
 import { boardName, VERSION } from "./app/info";
 import App from "./app/app";
+import { onenetTls } from "./onenet/tls";
 import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
@@ -44,6 +45,9 @@ function boot(): void {
   const level = parseLevel(cfg.loglevel);
   if (level) log.level = level;
   log.info("config", "ok", configSummary(cfg));
+  if (!cfg.tls) {
+    log.warn("config", "tls=0: MQTT over plain TCP, the login token and every report cross the network unencrypted", { host: cfg.host, port: cfg.port });
+  }
   try {
     new App(cfg, {
       log,
@@ -53,6 +57,8 @@ function boot(): void {
       i2c,
       extraSensor: simulated,
       flash: openFlash,
+      // OneNET's CA from flash (a missing resource stops boot here, with the error).
+      tls: cfg.tls ? onenetTls() : undefined,
     });
   } catch (e) {
     log.error("app", "boot failed, idle", { error: describe(e) });

@@ -9,6 +9,7 @@ import Timer from "timer";
 import { describe, type Log } from "../lib/log";
 import { epochKnown, type Uptime } from "../lib/time";
 import type { Clock, FlashRole, I2CRole, Led, SensorRole } from "../platform/types";
+import type { SecureOptions } from "securesocket";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
 import Board from "../drivers/board";
@@ -32,6 +33,13 @@ const STATUS_EVERY = 600_000;
  * a hostile flood) costs one flash write, not one per set.
  */
 const SAVE_AFTER = 3000;
+/**
+ * How long the login waits for SNTP after Wi-Fi is up while the clock is unknown (ms): a token made
+ * with the clock expires (config tokenTtl), and TLS checks certificate dates against it. After that the
+ * login goes ahead with the far-future token, and SNTP is asked again every CLOCK_RETRY.
+ */
+const CLOCK_WAIT = 10_000;
+const CLOCK_RETRY = 60_000;
 
 /** The properties of one report; one object reused for every report (the payload is encoded at once). */
 interface Readings {
@@ -54,6 +62,8 @@ export interface AppParts {
   readonly uptime: Uptime;
   /** Opens the readings partition (platform/flash). */
   readonly flash: FlashRole;
+  /** TLS for the MQTT connection (onenet/tls.ts); undefined: plain TCP. */
+  readonly tls?: SecureOptions;
 }
 
 /** Largest message the device hands to MQTT: a history batch (store/uplink.ts) and its topic. */
@@ -103,6 +113,13 @@ export default class App {
     this.guard("settings", "save", () => this.saveSettings());
   };
   readonly #onStateTimer = (): void => this.guard("app", "state report", () => this.reportState());
+  /** Set while the login waits for the clock (from Wi-Fi up until SNTP answers or CLOCK_WAIT passes). */
+  clockWaiting = false;
+  clockTimer: Timer | undefined;
+  readonly #onClockTimer = (): void => {
+    this.clockTimer = undefined;
+    this.guard("time", "clock wait", () => this.clockWaitOver());
+  };
 
   constructor(cfg: AppConfig, parts: AppParts) {
     this.cfg = cfg;
@@ -149,7 +166,7 @@ export default class App {
       maxMessageBytes: MAX_MESSAGE,
       log,
       uptime: parts.uptime,
-      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
+      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192, secure: parts.tls },
     });
     this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));
     if (this.ring) {
@@ -191,23 +208,69 @@ export default class App {
   onNetwork(up: boolean): void {
     const log = this.log;
     if (up) {
-      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
-      this.onenet.networkUp();
-      if (!this.clockTried || !epochKnown(Date.now())) {
+      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port, tls: this.cfg.tls });
+      const known = epochKnown(Date.now());
+      if (!this.clockTried || !known) {
         this.clockTried = true;
         this.syncTime();
       }
+      if (known || !this.waitForClock()) this.onenet.networkUp();
     } else {
+      this.stopClockWait();
       log.warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
       this.onenet.networkDown();
     }
   }
 
-  /** Asks for the time (SNTP on the board); tried again from status() while the clock is unknown. */
+  /** Asks for the time (SNTP on the board); tried again while the clock is unknown. */
   syncTime(): void {
-    this.clock.sync(() => {
-      if (!epochKnown(Date.now())) this.log.warn("time", "clock unknown: reports go without time");
-    });
+    this.clock.sync(() => this.guard("time", "clock answer", () => this.clockAnswered()));
+  }
+
+  clockAnswered(): void {
+    if (!epochKnown(Date.now())) {
+      this.log.warn("time", "clock unknown: reports go without time");
+      return;
+    }
+    if (this.clockWaiting) {
+      this.stopClockWait();
+      this.onenet.networkUp();
+    }
+  }
+
+  /**
+   * Holds the login until the clock is known (the caller asked SNTP) or CLOCK_WAIT passes. Returns
+   * whether the login is held: not when the wait is already over and only the SNTP retries run.
+   */
+  waitForClock(): boolean {
+    if (this.clockTimer !== undefined) return this.clockWaiting;
+    this.clockWaiting = true;
+    this.log.info("time", "clock unknown: the login waits for SNTP", { seconds: CLOCK_WAIT / 1000 });
+    this.clockTimer = Timer.set(this.#onClockTimer, CLOCK_WAIT);
+    return true;
+  }
+
+  stopClockWait(): void {
+    this.clockWaiting = false;
+    if (this.clockTimer !== undefined) Timer.clear(this.clockTimer);
+    this.clockTimer = undefined;
+  }
+
+  /** CLOCK_WAIT is over, or a CLOCK_RETRY: log in without the clock if still waiting; ask SNTP again while it is unknown. */
+  clockWaitOver(): void {
+    if (epochKnown(Date.now()) || !this.wifi.up) {
+      this.clockAnswered();
+      return;
+    }
+    if (this.clockWaiting) {
+      this.clockWaiting = false;
+      this.log.warn("time", "no time from SNTP: logging in with the far-future token (config et)", {
+        waited: CLOCK_WAIT / 1000,
+        tls: this.cfg.tls ? "cannot check the server certificate's dates until the clock is set" : "off",
+      });
+      this.onenet.networkUp();
+    } else this.syncTime();
+    this.clockTimer = Timer.set(this.#onClockTimer, CLOCK_RETRY);
   }
 
   onOnline(online: boolean): void {
@@ -229,6 +292,13 @@ export default class App {
 
   onRefused(code: number, reason: string): void {
     this.log.error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
+    const device = this.onenet.device;
+    if (code === 4 && device.tokenShortLived) {
+      // The platform finds the token expired when the device clock is off: set it before the next try
+      // (the refused backoff is at least 15 s, time enough for SNTP).
+      this.log.warn("time", "login refused with a token that expires: asking SNTP before the next try", { et: device.tokenEt });
+      this.syncTime();
+    }
   }
 
   onReply(reply: ReplyInfo): void {

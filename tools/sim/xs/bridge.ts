@@ -86,6 +86,10 @@ let wake: () => void = () => {};
 const sockets = new Map<number, TcpEvents>();
 
 function call(header: unknown[], payload?: Uint8Array): string {
+  return decoder.decode(callBytes(header, payload));
+}
+
+function callBytes(header: unknown[], payload?: Uint8Array): Uint8Array {
   const head = encoder.encode(JSON.stringify(header));
   let message = head;
   if (payload !== undefined) {
@@ -94,8 +98,7 @@ function call(header: unknown[], payload?: Uint8Array): string {
     message[head.length] = 0;
     message.set(payload, head.length + 1);
   }
-  const reply = issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer);
-  return decoder.decode(new Uint8Array(reply));
+  return new Uint8Array(issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer));
 }
 
 function callJson(header: unknown[]): unknown {
@@ -120,10 +123,12 @@ const xsHost: Host = {
     now = t[0];
     epoch = t[1];
   },
-  tcpConnect: (hostName, port, events) => {
-    const id = callJson(["tcpConnect", hostName, port]) as number;
-    sockets.set(id, events);
-    return id;
+  tcpConnect: (hostName, port, events, tls) => {
+    const header = ["tcpConnect", hostName, port, tls === undefined ? null : { serverName: tls.serverName, now: tls.now }];
+    const reply = JSON.parse(call(header, tls?.ca)) as number | { error: string };
+    if (typeof reply !== "number") throw new Error(reply.error);
+    sockets.set(reply, events);
+    return reply;
   },
   tcpWrite: (id, bytes) => {
     call(["tcpWrite", id], bytes);
@@ -131,6 +136,10 @@ const xsHost: Host = {
   tcpClose: (id) => {
     sockets.delete(id);
     call(["tcpClose", id]);
+  },
+  resource: (name) => {
+    const bytes = callBytes(["resource", name]);
+    return bytes.length === 0 ? undefined : bytes;
   },
   storageGet: (key) => {
     const v = callJson(["storageGet", key]);
