@@ -258,7 +258,8 @@ export default class App {
 
   /** CLOCK_WAIT is over, or a CLOCK_RETRY: log in without the clock if still waiting; ask SNTP again while it is unknown. */
   clockWaitOver(): void {
-    if (epochKnown(Date.now()) || !this.wifi.up) {
+    if (!this.wifi.up) return;
+    if (epochKnown(Date.now())) {
       this.clockAnswered();
       return;
     }
