@@ -13,7 +13,6 @@ import { Uptime } from "./lib/time";
 import { configSummary, describeProblems, validateConfig } from "./app/config";
 import { boardName, VERSION } from "./app/info";
 import App from "./app/app";
-import { onenetTls } from "./onenet/tls";
 import Led from "platform/led";
 import Clock from "platform/clock";
 import i2c from "platform/i2c";
@@ -57,8 +56,6 @@ function boot(): void {
       i2c,
       extraSensor: simulated,
       flash: openFlash,
-      // OneNET's CA from flash (a missing resource stops boot here, with the error).
-      tls: cfg.tls ? onenetTls() : undefined,
     });
   } catch (e) {
     log.error("app", "boot failed, idle", { error: describe(e) });

@@ -9,13 +9,13 @@ import Timer from "timer";
 import { describe, type Log } from "../lib/log";
 import { epochKnown, type Uptime } from "../lib/time";
 import type { Clock, FlashRole, I2CRole, Led, SensorRole } from "../platform/types";
-import type { SecureOptions } from "securesocket";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
 import Board from "../drivers/board";
 import { PreferenceStorage } from "../mqtt/storage";
 import { OneNetClient } from "../onenet/client";
 import type { ReplyInfo } from "../onenet/device";
+import { onenetTls } from "../onenet/tls";
 import { LIMITS, type AppConfig } from "./config";
 import { CONNACK_HINTS } from "./hints";
 import { loadInterval, saveInterval } from "./settings";
@@ -62,8 +62,6 @@ export interface AppParts {
   readonly uptime: Uptime;
   /** Opens the readings partition (platform/flash). */
   readonly flash: FlashRole;
-  /** TLS for the MQTT connection (onenet/tls.ts); undefined: plain TCP. */
-  readonly tls?: SecureOptions;
 }
 
 /** Largest message the device hands to MQTT: a history batch (store/uplink.ts) and its topic. */
@@ -106,6 +104,23 @@ export default class App {
   readonly #onPumpTimer = (): void => {
     this.pumpPending = false;
     this.guard("store", "uplink", () => this.uplink?.pump());
+  };
+  // A post reply arrives at the bottom of the MQTT client's socket callback, under TLS below the
+  // SDK's SecureSocket frames too; its path up to Timer.set overflowed the board's 512-slot stack
+  // (XS lane, TLS). These two are the frames of that path, kept few: the guard's try and the handler
+  // are inlined, and the uplink calls the scheduler directly.
+  readonly #schedulePump = (): void => {
+    if (this.pumpPending) return;
+    this.pumpPending = true;
+    Timer.set(this.#onPumpTimer, 0);
+  };
+  readonly #onReply = (reply: ReplyInfo): void => {
+    try {
+      if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+      this.uplink?.onReply(reply.id, reply.code);
+    } catch (e) {
+      this.log.error("onenet", "reply handler failed", { error: describe(e) });
+    }
   };
   saveTimer: Timer | undefined;
   readonly #onSaveTimer = (): void => {
@@ -158,7 +173,7 @@ export default class App {
       canSet: (identifier) => this.canSet(identifier),
       onSet: (identifier, value) => this.onSet(identifier, value),
       onGet: (identifier) => this.onGet(identifier),
-      onReply: (reply) => this.guard("onenet", "reply handler", () => this.onReply(reply)),
+      onReply: this.#onReply,
       epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
       onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
       onMissing: (id) => this.guard("store", "missing reply", () => this.uplink?.onMissing(id)),
@@ -166,7 +181,8 @@ export default class App {
       maxMessageBytes: MAX_MESSAGE,
       log,
       uptime: parts.uptime,
-      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192, secure: parts.tls },
+      // tls=1: OneNET's CA from flash (a missing resource throws here and boot stops with the error).
+      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192, secure: cfg.tls ? onenetTls() : undefined },
     });
     this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));
     if (this.ring) {
@@ -184,7 +200,7 @@ export default class App {
           live: (params, time) => onenet.reportReading(params, time),
           history: (series, scratch) => onenet.postHistory(series, scratch),
         },
-        schedule: () => this.schedulePump(),
+        schedule: this.#schedulePump,
       });
     }
 
@@ -302,11 +318,6 @@ export default class App {
     }
   }
 
-  onReply(reply: ReplyInfo): void {
-    if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
-    this.uplink?.onReply(reply.id, reply.code);
-  }
-
   /** The ring was full: unsent readings were overwritten. Alarmed from report(), once per lap. */
   onOverwrite(lost: Overwrite): void {
     this.lostCount += lost.count;
@@ -369,13 +380,6 @@ export default class App {
     const saved = saveInterval(this.interval, this.cfg.interval, this.log);
     if (saved) this.log.info("settings", "interval saved", { seconds: this.interval });
     else this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
-  }
-
-  /** The uplink's next step on the next turn of the event loop, out of the socket callback's deep stack. */
-  schedulePump(): void {
-    if (this.pumpPending) return;
-    this.pumpPending = true;
-    Timer.set(this.#onPumpTimer, 0);
   }
 
   /** Reports the writable properties on the next turn; any number of sets before then make one post. */
