@@ -79,8 +79,8 @@ export class Uplink {
   /**
    * Slots the platform confirmed whose log mark is still to be cleared (count = #doneCount): a reply
    * arrives at the bottom of the MQTT client's socket callback (under TLS the SDK's SecureSocket adds
-   * its own frames there), and the flash write of ring.done() on top of that overflowed the board's
-   * 512-slot stack (seen in the XS lane over TLS), so it waits for the scheduled pump. Which reading a
+   * its own frames there), and the flash write of ring.done() on top of that was part of a depth that
+   * overflowed the board's 512-slot stack (seen in the XS lane over TLS), so it waits for the pump. Which reading a
    * reply settles is decided at once, so a reconnect in between cannot send it again.
    */
   readonly #doneSlots = new Int32Array(LIVE_MAX + HISTORY_MAX_VALUES);
