@@ -44,6 +44,9 @@ function boot(): void {
   const level = parseLevel(cfg.loglevel);
   if (level) log.level = level;
   log.info("config", "ok", configSummary(cfg));
+  if (!cfg.tls) {
+    log.warn("config", "tls=0: MQTT over plain TCP, the login token and every report cross the network unencrypted", { host: cfg.host, port: cfg.port });
+  }
   try {
     new App(cfg, {
       log,

@@ -15,6 +15,7 @@ import Board from "../drivers/board";
 import { PreferenceStorage } from "../mqtt/storage";
 import { OneNetClient } from "../onenet/client";
 import type { ReplyInfo } from "../onenet/device";
+import { onenetTls } from "../onenet/tls";
 import { LIMITS, type AppConfig } from "./config";
 import { CONNACK_HINTS } from "./hints";
 import { loadInterval, saveInterval } from "./settings";
@@ -32,6 +33,13 @@ const STATUS_EVERY = 600_000;
  * a hostile flood) costs one flash write, not one per set.
  */
 const SAVE_AFTER = 3000;
+/**
+ * How long the login waits for SNTP after Wi-Fi is up while the clock is unknown (ms): a token made
+ * with the clock expires (config tokenTtl), and TLS checks certificate dates against it. After that the
+ * login goes ahead with the far-future token, and SNTP is asked again every CLOCK_RETRY.
+ */
+const CLOCK_WAIT = 10_000;
+const CLOCK_RETRY = 60_000;
 
 /** The properties of one report; one object reused for every report (the payload is encoded at once). */
 interface Readings {
@@ -97,12 +105,36 @@ export default class App {
     this.pumpPending = false;
     this.guard("store", "uplink", () => this.uplink?.pump());
   };
+  // A post reply arrives at the bottom of the MQTT client's socket callback, under TLS below the
+  // SDK's SecureSocket frames too; its path up to Timer.set overflowed the board's 512-slot stack
+  // (XS lane, TLS). These two are the frames of that path, kept few: the guard's try and the handler
+  // are inlined, and the uplink calls the scheduler directly.
+  readonly #schedulePump = (): void => {
+    if (this.pumpPending) return;
+    this.pumpPending = true;
+    Timer.set(this.#onPumpTimer, 0);
+  };
+  readonly #onReply = (reply: ReplyInfo): void => {
+    try {
+      if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+      this.uplink?.onReply(reply.id, reply.code);
+    } catch (e) {
+      this.log.error("onenet", "reply handler failed", { error: describe(e) });
+    }
+  };
   saveTimer: Timer | undefined;
   readonly #onSaveTimer = (): void => {
     this.saveTimer = undefined;
     this.guard("settings", "save", () => this.saveSettings());
   };
   readonly #onStateTimer = (): void => this.guard("app", "state report", () => this.reportState());
+  /** Set while the login waits for the clock (from Wi-Fi up until SNTP answers or CLOCK_WAIT passes). */
+  clockWaiting = false;
+  clockTimer: Timer | undefined;
+  readonly #onClockTimer = (): void => {
+    this.clockTimer = undefined;
+    this.guard("time", "clock wait", () => this.clockWaitOver());
+  };
 
   constructor(cfg: AppConfig, parts: AppParts) {
     this.cfg = cfg;
@@ -141,7 +173,7 @@ export default class App {
       canSet: (identifier) => this.canSet(identifier),
       onSet: (identifier, value) => this.onSet(identifier, value),
       onGet: (identifier) => this.onGet(identifier),
-      onReply: (reply) => this.guard("onenet", "reply handler", () => this.onReply(reply)),
+      onReply: this.#onReply,
       epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
       onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
       onMissing: (id) => this.guard("store", "missing reply", () => this.uplink?.onMissing(id)),
@@ -149,7 +181,8 @@ export default class App {
       maxMessageBytes: MAX_MESSAGE,
       log,
       uptime: parts.uptime,
-      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192 },
+      // tls=1: OneNET's CA from flash (a missing resource throws here and boot stops with the error).
+      mqtt: { storage: new PreferenceStorage("mqtt-outbox", 16), outboxMessages: 16, outboxBytes: 8192, secure: cfg.tls ? onenetTls() : undefined },
     });
     this.onenet.mqtt.onRefused = (code, reason) => this.guard("mqtt", "refused handler", () => this.onRefused(code, reason));
     if (this.ring) {
@@ -167,7 +200,7 @@ export default class App {
           live: (params, time) => onenet.reportReading(params, time),
           history: (series, scratch) => onenet.postHistory(series, scratch),
         },
-        schedule: () => this.schedulePump(),
+        schedule: this.#schedulePump,
       });
     }
 
@@ -191,23 +224,70 @@ export default class App {
   onNetwork(up: boolean): void {
     const log = this.log;
     if (up) {
-      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port });
-      this.onenet.networkUp();
-      if (!this.clockTried || !epochKnown(Date.now())) {
+      log.info("app", "network up, connecting to OneNET", { ip: this.wifi.ip, rssi: this.wifi.rssi, host: this.cfg.host, port: this.cfg.port, tls: this.cfg.tls });
+      const known = epochKnown(Date.now());
+      if (!this.clockTried || !known) {
         this.clockTried = true;
         this.syncTime();
       }
+      if (known || !this.waitForClock()) this.onenet.networkUp();
     } else {
+      this.stopClockWait();
       log.warn("app", "network down, reports queue until it is back", { outbox: this.onenet.mqtt.outbox.length });
       this.onenet.networkDown();
     }
   }
 
-  /** Asks for the time (SNTP on the board); tried again from status() while the clock is unknown. */
+  /** Asks for the time (SNTP on the board); tried again while the clock is unknown. */
   syncTime(): void {
-    this.clock.sync(() => {
-      if (!epochKnown(Date.now())) this.log.warn("time", "clock unknown: reports go without time");
-    });
+    this.clock.sync(() => this.guard("time", "clock answer", () => this.clockAnswered()));
+  }
+
+  clockAnswered(): void {
+    if (!epochKnown(Date.now())) {
+      this.log.warn("time", "clock unknown: reports go without time");
+      return;
+    }
+    if (this.clockWaiting) {
+      this.stopClockWait();
+      this.onenet.networkUp();
+    }
+  }
+
+  /**
+   * Holds the login until the clock is known (the caller asked SNTP) or CLOCK_WAIT passes. Returns
+   * whether the login is held: not when the wait is already over and only the SNTP retries run.
+   */
+  waitForClock(): boolean {
+    if (this.clockTimer !== undefined) return this.clockWaiting;
+    this.clockWaiting = true;
+    this.log.info("time", "clock unknown: the login waits for SNTP", { seconds: CLOCK_WAIT / 1000 });
+    this.clockTimer = Timer.set(this.#onClockTimer, CLOCK_WAIT);
+    return true;
+  }
+
+  stopClockWait(): void {
+    this.clockWaiting = false;
+    if (this.clockTimer !== undefined) Timer.clear(this.clockTimer);
+    this.clockTimer = undefined;
+  }
+
+  /** CLOCK_WAIT is over, or a CLOCK_RETRY: log in without the clock if still waiting; ask SNTP again while it is unknown. */
+  clockWaitOver(): void {
+    if (!this.wifi.up) return;
+    if (epochKnown(Date.now())) {
+      this.clockAnswered();
+      return;
+    }
+    if (this.clockWaiting) {
+      this.clockWaiting = false;
+      this.log.warn("time", "no time from SNTP: logging in with the far-future token (config et)", {
+        waited: CLOCK_WAIT / 1000,
+        tls: this.cfg.tls ? "cannot check the server certificate's dates until the clock is set" : "off",
+      });
+      this.onenet.networkUp();
+    } else this.syncTime();
+    this.clockTimer = Timer.set(this.#onClockTimer, CLOCK_RETRY);
   }
 
   onOnline(online: boolean): void {
@@ -229,11 +309,13 @@ export default class App {
 
   onRefused(code: number, reason: string): void {
     this.log.error("mqtt", "OneNET refused the login", { code, reason, check: CONNACK_HINTS[code] ?? "the OneNET device log in the console" });
-  }
-
-  onReply(reply: ReplyInfo): void {
-    if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
-    this.uplink?.onReply(reply.id, reply.code);
+    const device = this.onenet.device;
+    if (code === 4 && device.tokenShortLived) {
+      // The platform finds the token expired when the device clock is off: set it before the next try
+      // (the refused backoff is at least 15 s, time enough for SNTP).
+      this.log.warn("time", "login refused with a token that expires: asking SNTP before the next try", { et: device.tokenEt });
+      this.syncTime();
+    }
   }
 
   /** The ring was full: unsent readings were overwritten. Alarmed from report(), once per lap. */
@@ -298,13 +380,6 @@ export default class App {
     const saved = saveInterval(this.interval, this.cfg.interval, this.log);
     if (saved) this.log.info("settings", "interval saved", { seconds: this.interval });
     else this.alarm(ALARM.settingsNotSaved, "interval not saved: flash refused the write");
-  }
-
-  /** The uplink's next step on the next turn of the event loop, out of the socket callback's deep stack. */
-  schedulePump(): void {
-    if (this.pumpPending) return;
-    this.pumpPending = true;
-    Timer.set(this.#onPumpTimer, 0);
   }
 
   /** Reports the writable properties on the next turn; any number of sets before then make one post. */

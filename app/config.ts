@@ -54,8 +54,8 @@ export const LIMITS = Object.freeze({
 
 /** Every key the firmware reads from mc/config (the simulator refuses flags outside these and its own). */
 export const CONFIG_KEYS: readonly string[] = Object.freeze([
-  "ssid", "password", "product", "device", "key", "host", "port", "interval", "keepalive", "method", "et",
-  "led", "ledInvert", "sda", "scl", "loglevel", "sntp", "board",
+  "ssid", "password", "product", "device", "key", "tls", "host", "port", "interval", "keepalive", "method", "et",
+  "tokenTtl", "led", "ledInvert", "sda", "scl", "loglevel", "sntp", "board",
 ]);
 
 const LEVELS: readonly LogLevelName[] = Object.freeze(["debug", "info", "warn", "error"] as LogLevelName[]);
@@ -122,12 +122,14 @@ export function configSummary(config: AppConfig): { readonly [name: string]: str
     product: config.product,
     device: config.device,
     key: "set",
+    tls: config.tls,
     host: config.host,
     port: config.port,
     interval: config.interval,
     keepalive: config.keepalive,
     method: config.method,
     et: config.et,
+    tokenTtl: config.tokenTtl,
     led: config.led === undefined ? "none" : config.led,
     sda: config.sda,
     scl: config.scl,

@@ -71,7 +71,7 @@ export default async function bench(report: Report): Promise<void> {
 /** The app's slot figures; returns its computrons per report. */
 async function app(report: Report): Promise<number | undefined> {
   const { emulator, clock } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port) };
+  const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
   const lane = await XsLane.start({ entry: "main.ts", config });
   const step = async (ms: number): Promise<void> => {
     await lane.advance(ms);

@@ -21,6 +21,7 @@
 // days and wraps after 49.7, so raw ticks are never compared or subtracted here.
 
 import { Socket, type SocketMessage } from "socket";
+import SecureSocket, { type SecureOptions } from "securesocket";
 import Timer from "timer";
 import Time from "time";
 import { Decoder } from "./decode";
@@ -40,6 +41,11 @@ export interface ClientOptions extends Omit<SessionOptions, "log" | "outbox"> {
   address?: string;
   /** Broker port (default 1883). */
   port?: number;
+  /**
+   * TLS: open a `SecureSocket` (module "securesocket") with these options instead of a plain Socket.
+   * CONNECT goes out only after its handshake, certificate checks included, has succeeded.
+   */
+  secure?: SecureOptions;
   /** Largest packet accepted from the broker, bytes (default 16384). */
   maxPacketSize?: number;
   /** An outbox to use (e.g. one with persistent storage); default: built from the options below. */
@@ -94,6 +100,7 @@ export class MqttClient {
   readonly #host: string | undefined;
   readonly #address: string | undefined;
   readonly #port: number;
+  readonly #secure: SecureOptions | undefined;
   readonly #maxPacketSize: number | undefined;
   readonly #logger: Logger;
   readonly #area: string;
@@ -137,6 +144,7 @@ export class MqttClient {
       throw new MqttUsageError(`port must be 1..65535, got ${String(port)}`);
     }
     this.#port = port;
+    this.#secure = options.secure;
     this.#maxPacketSize = options.maxPacketSize;
     this.#logger = options.log ?? SILENT;
     this.#area = options.area ?? "mqtt";
@@ -457,7 +465,13 @@ export class MqttClient {
     this.#log("INFO", "connecting", { host: this.#host ?? this.#address, port: this.#port });
     let socket: Socket;
     try {
-      socket =
+      // SecureSocket has Socket's callback, read, write and close (types/securesocket.d.ts), all the
+      // client uses; it lacks only get(), which the client never calls.
+      const secure = this.#secure;
+      if (secure !== undefined) {
+        const where = this.#host !== undefined ? { host: this.#host } : { address: this.#address };
+        socket = new SecureSocket({ ...where, port: this.#port, noDelay: true, secure }) as unknown as Socket;
+      } else socket =
         this.#host !== undefined
           ? new Socket({ host: this.#host, port: this.#port, noDelay: true })
           : new Socket({ address: this.#address, port: this.#port, noDelay: true });
@@ -500,6 +514,18 @@ export class MqttClient {
 
   #socketEvent(socket: Socket, message: SocketMessage, value?: number): void {
     if (socket !== this.#socket) return; // a stale socket
+    if ((message === -1 || message === -2) && this.#secure !== undefined && !this.#socketUp) {
+      // The handshake failed, so nothing was sent (CONNECT waits for it); the SDK keeps no reason,
+      // its own trace lines on the console give it.
+      this.#log("ERROR", "TLS handshake failed, no CONNECT sent", {
+        host: this.#host ?? this.#address,
+        port: this.#port,
+        cause: message === -1 ? "the server closed the connection" : "certificate refused (not from the trusted CA, outside its dates, or not for this host) or a TLS alert",
+      });
+      this.#transportFailed("TLS handshake failed");
+      this.#service();
+      return;
+    }
     switch (message) {
       case 1:
         this.#socketUp = true;

@@ -39,7 +39,8 @@ export interface SessionOptions {
   /** Keepalive in seconds, 0 disables (default 60) [MQTT-3.1.2.10]. */
   keepalive?: number;
   username?: string;
-  password?: string | Uint8Array;
+  /** Or a function asked at every CONNECT, for credentials that expire (e.g. a signed token). */
+  password?: string | Uint8Array | (() => Uint8Array);
   will?: Will;
   /** Most outgoing QoS 1/2 messages awaiting acknowledgement (default 16). */
   maxInflight?: number;
@@ -127,7 +128,7 @@ export class Session {
   readonly maxInflight: number;
   readonly outbox: Outbox;
   #username: string | undefined;
-  #password: Uint8Array | undefined;
+  #password: Uint8Array | (() => Uint8Array) | undefined;
   #will: Will | undefined;
   #connectTimeout: number;
   // Reconnect delays after a lost connection, and the longer ones after a refused CONNACK.
@@ -336,7 +337,7 @@ export class Session {
         keepalive: this.keepalive,
         will: this.#will,
         username: this.#username,
-        password: this.#password,
+        password: typeof this.#password === "function" ? this.#password() : this.#password,
       },
       now,
     );

@@ -77,7 +77,8 @@ export class OneNetClient {
         onReply?.(reply);
       },
     });
-    const login = this.device.connectOptions();
+    const device = this.device;
+    const login = device.connectOptions();
     client = new MqttClient({
       // OneNET's downlinks are small (docs/onenet.md): a packet holds at most one downlink payload
       // (DOWNLINK_LIMITS) plus its topic, so nothing near the heap's size is ever buffered.
@@ -87,7 +88,8 @@ export class OneNetClient {
       port: login.port,
       clientId: login.clientId,
       username: login.username,
-      password: login.password,
+      // A fresh token at every connect (it expires once the clock is known: OneNetDevice.password).
+      password: () => device.password(),
       clean: login.clean,
       keepalive: login.keepalive,
       log,

@@ -16,26 +16,45 @@ export interface OneNetConfig {
   readonly key: string;
   readonly host: string;
   readonly port: number;
+  /** MQTT over TLS (server certificate checked against OneNET's CA); false: plain TCP. */
+  readonly tls: boolean;
   /** Report period, seconds. */
   readonly interval: number;
   /** MQTT keepalive, seconds. */
   readonly keepalive: number;
   /** Token signature method. */
   readonly method: TokenMethod;
-  /** Token expiry, Unix seconds. */
+  /** Token expiry, Unix seconds, used while the clock is unknown (a far-future fixed `et`). */
   readonly et: number;
+  /** Lifetime of a token made while the clock is known, seconds: et = now + tokenTtl at each login. */
+  readonly tokenTtl: number;
 }
 
 /** 2038-01-01T00:00:00Z: far in the future, below 2^31, so no clock is needed to make a valid token. */
 export const DEFAULT_ET = 2145916800;
 
+/** OneNET's MQTT endpoints (docs/onenet.md, "Endpoints"): `host` and `port` default to one of them. */
+export const ENDPOINTS = Object.freeze({
+  tls: Object.freeze({ host: "mqttstls.heclouds.com", port: 8883 } as const),
+  plain: Object.freeze({ host: "mqtts.heclouds.com", port: 1883 } as const),
+});
+
+/**
+ * A day: a token that leaks (a captured CONNECT, a debug dump) opens the device's login for at most
+ * that long; a new one is made at every connect, so the lifetime costs nothing on the wire, and a day
+ * leaves ample room for clock drift between SNTP updates (docs/onenet.md, "Token").
+ */
+export const DEFAULT_TOKEN_TTL = 86400;
+
 export const DEFAULTS = Object.freeze({
-  host: "mqtts.heclouds.com",
-  port: 1883,
+  tls: true,
+  host: ENDPOINTS.tls.host,
+  port: ENDPOINTS.tls.port,
   interval: 10,
   keepalive: 60,
   method: "sha256" as TokenMethod,
   et: DEFAULT_ET,
+  tokenTtl: DEFAULT_TOKEN_TTL,
 } as const);
 
 // Frozen (deeply) so that XS keeps them in flash when the module is preloaded.
@@ -47,6 +66,11 @@ export const LIMITS = Object.freeze({
   port: Object.freeze({ min: 1, max: 65535 } as const),
   /** Token expiry: other code reads it as a signed 32-bit number. */
   et: Object.freeze({ min: 1, max: 2147483647 } as const),
+  /**
+   * Token lifetime, s: at least 5 minutes (it must outlive the connect, up to 30 s, and minutes of
+   * clock error), at most a year.
+   */
+  tokenTtl: Object.freeze({ min: 300, max: 31536000 } as const),
 });
 
 export const METHODS: readonly TokenMethod[] = Object.freeze(["md5", "sha1", "sha256"] as TokenMethod[]);
@@ -70,17 +94,20 @@ export function checkOneNet(c: Checker): OneNetConfig | undefined {
   const device = c.matching("device", true, /^[A-Za-z0-9_.@-]{1,64}$/, /* a topic level and the clientId */ "not a OneNET device name (1..64 of letters, digits, _ - . @)");
   const key = c.string("key", true);
   if (key !== undefined && !isBase64(key)) c.fail("key", "not base64 (copy the device key from the OneNET console)");
-  const host = c.matching("host", false, hostPattern(), "not a host name or IPv4 address") ?? DEFAULTS.host;
-  const port = c.integer("port", LIMITS.port, DEFAULTS.port);
+  const tls = c.boolean("tls", DEFAULTS.tls);
+  const endpoint = tls ? ENDPOINTS.tls : ENDPOINTS.plain;
+  const host = c.matching("host", false, hostPattern(), "not a host name or IPv4 address") ?? endpoint.host;
+  const port = c.integer("port", LIMITS.port, endpoint.port);
   const interval = c.integer("interval", LIMITS.interval, DEFAULTS.interval);
   const keepalive = c.integer("keepalive", LIMITS.keepalive, DEFAULTS.keepalive);
   const et = c.integer("et", LIMITS.et, DEFAULTS.et);
+  const tokenTtl = c.integer("tokenTtl", LIMITS.tokenTtl, DEFAULTS.tokenTtl);
   const method = c.choice("method", METHODS, DEFAULTS.method);
   if (product === undefined || device === undefined || key === undefined) return undefined;
-  for (const name of ["product", "device", "key", "host", "port", "interval", "keepalive", "et", "method"]) {
+  for (const name of ["product", "device", "key", "tls", "host", "port", "interval", "keepalive", "et", "tokenTtl", "method"]) {
     if (c.failed(name)) return undefined;
   }
-  return { product, device, key, host, port, interval, keepalive, method, et };
+  return { product, device, key, host, port, tls, interval, keepalive, method, et, tokenTtl };
 }
 
 /** Validates and completes a config source. Throws ConfigError naming the first bad key (never its value). */

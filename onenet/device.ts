@@ -28,7 +28,7 @@ import {
   replyMeaning,
 } from "./payload";
 import type { HistorySeries, Reply } from "./payload";
-import { token } from "./token";
+import { token, tokenExpiry } from "./token";
 import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_HISTORY_REPLY, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
 import { utf8Encode } from "../lib/utf8";
 import type { Level, Logger } from "../lib/log";
@@ -72,7 +72,10 @@ export interface OneNetDeviceOptions {
   readonly onMissing?: (id: string) => void;
   /** The boot's number (strictly increasing across reboots): message ids stay unique across reboots. */
   readonly boot?: number;
-  /** Wall-clock time in ms when known, else undefined (then posts carry no `time`). */
+  /**
+   * Wall-clock time in ms when known, else undefined (then posts carry no `time`, and the login token
+   * takes the config's far-future `et` instead of now + tokenTtl).
+   */
   readonly epochMs?: () => number | undefined;
   /** The app's logger; lines use area "onenet" (no secrets are ever passed). Default: silent. */
   readonly log?: Logger;
@@ -101,7 +104,7 @@ export interface ConnectOptions {
   readonly port: number;
   readonly clientId: string;
   readonly username: string;
-  /** The token, UTF-8. Secret: never log it. */
+  /** The token, UTF-8, made for a login now. Secret: never log it. */
   readonly password: Uint8Array;
   readonly clean: true;
   readonly keepalive: number;
@@ -186,8 +189,11 @@ export class OneNetDevice {
   #connected = false;
   #nextSend = -Infinity;
   #now = 0;
-  #password: Uint8Array | undefined;
   #subscribed = false;
+  /** Expiry (Unix s) of the last token password() made; 0 before the first. */
+  tokenEt = 0;
+  /** True when that token expires tokenTtl after it was made (the clock was known), false for the far-future `et`. */
+  tokenShortLived = false;
 
   /** Counters for tests and the console. */
   readonly stats = {
@@ -212,21 +218,44 @@ export class OneNetDevice {
     this.#replyTimeout = options.replyTimeoutMs ?? 30000;
   }
 
-  /** The CONNECT options (token computed once). Checked against the platform's rules. */
+  /** The CONNECT options, with a token for a login now. Checked against the platform's rules. */
   connectOptions(): ConnectOptions {
     const c = this.config;
-    this.#password ??= utf8Encode(token({ product: c.product, device: c.device, key: c.key, et: c.et, method: c.method }));
     const options: ConnectOptions = {
       host: c.host,
       port: c.port,
       clientId: c.device,
       username: c.product,
-      password: this.#password,
+      password: this.#token(tokenExpiry(this.#epoch(), c.tokenTtl, c.et)),
       clean: true,
       keepalive: c.keepalive,
     };
     checkConnect(c, options);
     return options;
+  }
+
+  /**
+   * The MQTT password for the login about to be made (the client asks at every connect): a fresh token
+   * expiring tokenTtl from now while the clock is known, else one with the config's far-future `et`.
+   * Says so in the log when it switches between the two.
+   */
+  password(): Uint8Array {
+    const c = this.config;
+    const epoch = this.#epoch();
+    const shortLived = epoch !== undefined;
+    const et = tokenExpiry(epoch, c.tokenTtl, c.et);
+    if (this.tokenEt === 0 || shortLived !== this.tokenShortLived) {
+      if (shortLived) this.#log("INFO", `login tokens expire ${c.tokenTtl} s after each connect (et=${et})`);
+      else this.#log("WARN", `clock unknown: login token with the far-future et=${et} (config et) until the clock is set`);
+    }
+    this.tokenEt = et;
+    this.tokenShortLived = shortLived;
+    return this.#token(et);
+  }
+
+  #token(et: number): Uint8Array {
+    const c = this.config;
+    return utf8Encode(token({ product: c.product, device: c.device, key: c.key, et, method: c.method }));
   }
 
   get connected(): boolean {

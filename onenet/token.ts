@@ -48,6 +48,14 @@ export function urlEncode(value: string): string {
   return encodeURIComponent(value);
 }
 
+/**
+ * The `et` of a token made at `epochMs`: `ttl` seconds later when the clock is known, else the fixed
+ * far-future `fallback` (config `et`), which needs no clock.
+ */
+export function tokenExpiry(epochMs: number | undefined, ttl: number, fallback: number): number {
+  return epochMs === undefined ? fallback : Math.floor(epochMs / 1000) + ttl;
+}
+
 /** The complete token string. */
 export function token(options: TokenOptions): string {
   const res = tokenResource(options.product, options.device);

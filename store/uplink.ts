@@ -76,6 +76,15 @@ export class Uplink {
   #batchId = "";
   readonly #liveIds: string[] = [];
   readonly #liveSlots: number[] = [];
+  /**
+   * Slots the platform confirmed whose log mark is still to be cleared (count = #doneCount): a reply
+   * arrives at the bottom of the MQTT client's socket callback (under TLS the SDK's SecureSocket adds
+   * its own frames there), and the flash write of ring.done() on top of that was part of a depth that
+   * overflowed the board's 512-slot stack (seen in the XS lane over TLS), so it waits for the pump. Which reading a
+   * reply settles is decided at once, so a reconnect in between cannot send it again.
+   */
+  readonly #doneSlots = new Int32Array(LIVE_MAX + HISTORY_MAX_VALUES);
+  #doneCount = 0;
   #bytes = 0;
   #lastLive = -Infinity;
   readonly #skip = (slot: number): boolean => this.#liveSlots.indexOf(slot) >= 0;
@@ -105,7 +114,7 @@ export class Uplink {
 
   /** Readings waiting in the log. */
   get backlog(): number {
-    return this.#ring.pending;
+    return this.#ring.pending - this.#doneCount;
   }
 
   /**
@@ -113,6 +122,7 @@ export class Uplink {
    * is the whole report (the log keeps the sensor values; board figures such as heap go live only).
    */
   reading(params: Reading & { readonly [identifier: string]: unknown }, uptime: number, epoch: number | undefined): string {
+    this.#settle();
     const slot = this.#ring.append(params, uptime, epoch);
     const link = this.#link;
     let id = "";
@@ -137,6 +147,7 @@ export class Uplink {
 
   /** Hands the next history batch over when the uplink is free. */
   pump(): void {
+    this.#settle();
     const link = this.#link;
     if (this.#resend && this.#batchCount > 0) {
       if (!link.online) return;
@@ -161,16 +172,25 @@ export class Uplink {
       this.#liveIds.splice(live, 1);
       this.#liveSlots.splice(live, 1);
       if (code !== 200) this.#refused("live reading", id, code, 1);
-      this.#ring.done(slot);
+      this.#doneSlots[this.#doneCount++] = slot;
     } else if (id === this.#batchId && this.#batchCount > 0) {
       const count = this.#batchCount;
       this.#batchCount = 0;
       this.#batchId = "";
       if (code === 200) this.stats.backfilled += count;
       else this.#refused("history batch", id, code, count);
-      for (let i = 0; i < count; i++) this.#ring.done(this.#batchSlots[i]);
+      for (let i = 0; i < count; i++) this.#doneSlots[this.#doneCount++] = this.#batchSlots[i];
     }
-    this.#kick();
+    // inlined #kick(): this runs at the bottom of the socket callback, where every frame counts
+    if (this.#schedule !== undefined) this.#schedule();
+    else this.pump();
+  }
+
+  /** Clears the log marks of the readings replies confirmed (see #doneSlots). */
+  #settle(): void {
+    const n = this.#doneCount;
+    this.#doneCount = 0;
+    for (let i = 0; i < n; i++) this.#ring.done(this.#doneSlots[i]);
   }
 
   /** pump() now, or on a later turn when the owner schedules it. */

@@ -92,15 +92,16 @@ test("a complete config validates, with the documented defaults", () => {
   const r = validateConfig(GOOD);
   assert.ok(r.ok);
   const c: AppConfig = r.config;
-  assert.equal(c.host, "mqtts.heclouds.com");
-  assert.equal(c.port, 1883);
+  assert.equal(c.host, "mqttstls.heclouds.com");
+  assert.equal(c.port, 8883);
+  assert.equal(c.tls, true);
   assert.equal(c.interval, DEFAULTS.interval);
   assert.equal(c.keepalive, 60);
   assert.equal(c.method, "sha256");
   assert.equal(c.et, DEFAULT_ET);
   assert.equal(c.led, undefined);
   assert.equal(c.loglevel, "info");
-  assert.deepEqual(c.onenet, { product: GOOD.product, device: GOOD.device, key: GOOD.key, host: c.host, port: 1883, interval: c.interval, keepalive: 60, method: "sha256", et: DEFAULT_ET });
+  assert.deepEqual(c.onenet, { product: GOOD.product, device: GOOD.device, key: GOOD.key, host: c.host, port: 8883, tls: true, interval: c.interval, keepalive: 60, method: "sha256", et: DEFAULT_ET, tokenTtl: 86400 });
   // mcconfig passes strings; manifest "config" passes numbers
   const s = validateConfig({ ...GOOD, port: "8883", interval: 30, keepalive: "1800", method: "MD5", et: "2147483647", led: "2", sda: 21, scl: "22", loglevel: "DEBUG" });
   assert.ok(s.ok);

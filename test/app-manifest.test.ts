@@ -126,6 +126,8 @@ const PROVIDERS: { [specifier: string]: string } = {
   "pins/digital": "$(MODULES)/pins/digital/manifest.json",
   "embedded:io/i2c": "$(MODULES)/io/i2c/manifest.json",
   "embedded:storage/flash": "$(MODULES)/io/flash/manifest.json",
+  securesocket: "$(MODDABLE)/modules/crypt/tls.json",
+  Resource: "$(MODDABLE)/modules/crypt/tls.json",
 };
 
 test("every Moddable module the firmware imports is provided on esp32 by an include of the manifest", () => {
@@ -159,6 +161,8 @@ const SDK_TYPING: { [module: string]: string | null } = {
   "embedded:storage/flash": "$(MODDABLE)/typings/embedded/storage/flash",
   "pins/digital": "$(MODDABLE)/typings/pins/digital",
   sntp: "$(MODDABLE)/typings/sntp",
+  securesocket: "$(MODDABLE)/typings/securesocket",
+  Resource: "$(MODDABLE)/typings/Resource",
   hmac: null,
 };
 /** Declaration files mcconfig must not see, and why. */
@@ -207,9 +211,11 @@ test("esp32 JS memory: fixed creation within the SDK's default for the board, me
 test("config defaults in the manifest agree with app-config.ts", async () => {
   const { DEFAULTS } = await import("../app/config.ts");
   const cfg = manifest.config ?? {};
-  for (const key of ["host", "port", "interval", "keepalive", "method", "loglevel"] as const) {
+  for (const key of ["tls", "interval", "keepalive", "method", "tokenTtl", "loglevel"] as const) {
     assert.equal(cfg[key], DEFAULTS[key], key);
   }
+  // host and port follow tls (onenet/config.ts ENDPOINTS): a manifest value would pin them for tls=0 too.
+  assert.ok(!("host" in cfg) && !("port" in cfg), "no host or port in the manifest's config");
 });
 
 /**

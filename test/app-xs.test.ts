@@ -73,7 +73,7 @@ test("good config: reports to the OneNET emulator, obeys interval/led sets and g
     entry: "main.ts",
     clock: "real",
     storagePath: join(dir, "good.json"),
-    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "2", led: "5" },
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, tls: "0", host: "127.0.0.1", port: String(emulator.port), interval: "2", led: "5" },
   });
   lanes.push(lane);
   const reports = (l: XsLane) => l.logs.filter((line) => / INFO app: report id=/.test(line)).length;
@@ -117,7 +117,7 @@ test("good config: reports to the OneNET emulator, obeys interval/led sets and g
     entry: "main.ts",
     clock: "real",
     storagePath: join(dir, "good.json"),
-    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "4" },
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, tls: "0", host: "127.0.0.1", port: String(emulator.port), interval: "4" },
   });
   lanes.push(rebuilt);
   assert.ok(rebuilt.logs.some((l) => / INFO app: report interval seconds=4 source=config/.test(l)), rebuilt.logs.join("\n"));
@@ -136,7 +136,7 @@ test("Wi-Fi drops for a while: readings taken offline wait in the readings log a
     entry: "main.ts",
     clock: "real",
     storagePath: join(dir, "wifi.json"),
-    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "1" },
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, tls: "0", host: "127.0.0.1", port: String(emulator.port), interval: "1" },
   });
   lanes.push(lane);
   const reports = (): string[] => lane.logs.filter((l) => / INFO app: report /.test(l) && / temp=/.test(l));
@@ -173,7 +173,7 @@ test("a sensor unplugged mid-run: its properties drop out of the reports, the ap
     entry: "main.ts",
     clock: "real",
     storagePath: join(dir, "sensor.json"),
-    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "1" },
+    config: { ssid: "sim-ap", password: PASSWORD, ...DEVICE, tls: "0", host: "127.0.0.1", port: String(emulator.port), interval: "1" },
   });
   lanes.push(lane);
   const reports = (): string[] => lane.logs.filter((l) => / INFO app: report id=/.test(l));

@@ -325,7 +325,7 @@ test("link fault: acknowledgements lost, then the broker drops the connection; t
     else again.push({ id: json.id, same: payload.toString() === before });
     void cloud.publishAsync(`${topic}/reply`, JSON.stringify({ id: json.id, code: 200, msg: "success" }));
   });
-  const T0 = 1700000000000;
+  const T0 = Math.floor(Date.now() / 1000) * 1000; // near the platform's clock: the token expires a day after T0
   let clock = T0;
   const config = parseConfig({ product: PRODUCT, device: DEVICE, key: KEY, port: String(proxy.port) });
   let link: ReturnType<typeof runDevice>["link"] | undefined;

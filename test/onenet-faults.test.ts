@@ -25,7 +25,8 @@ const PRODUCT = "FaultPr0d1";
 const DEVICE = "dev-faults";
 const KEY = Buffer.from("onenet-faults-test-key-987654321").toString("base64");
 const REPORTS = 60;
-const EPOCH = 1_767_225_600_000; // 2026-01-01T00:00:00Z: the device's clock, stepped per report
+// The device's clock, stepped per report; near the platform's (a token expires a day after it is made).
+const EPOCH = Math.floor(Date.now() / 1000) * 1000;
 const POST_TOPIC = `$sys/${PRODUCT}/${DEVICE}/thing/property/post`;
 
 interface WireSend {

@@ -375,24 +375,32 @@ async function npmStart(command: Command, index: number): Promise<void> {
   const given = keyValues(dash < 0 ? [] : command.words.slice(dash + 1));
   const args: string[] = [];
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
+  // The firmware speaks TLS unless tls=0 (command line or the config file): the emulator standing in for
+  // OneNET then answers on its TLS listener, and the device trusts its test CA (ca=) in place of OneNET's.
+  let tls = !given.some((g) => g.name === "tls" && /^(0|false|no)$/.test(g.value));
   const ownEmulator = async (): Promise<number> => {
     emulator ??= await startEmulator({
       port: 0,
+      tlsPort: 0,
       httpPort: 0,
       devices: [{ product: IDENTITY.product, device: IDENTITY.device, key: IDENTITY.key }],
       log: () => {},
     });
-    return emulator.port;
+    return tls ? emulator.tlsPort! : emulator.port;
   };
   try {
     const toOneNet = given.some((g) => g.name === "host" && ONENET_HOST.test(g.value));
     for (const { name, value } of given) {
       if (name === "host" && ONENET_HOST.test(value)) args.push("host=127.0.0.1");
       else if (name === "port" && toOneNet) continue;
-      else if (name === "config") args.push(`config=${await configFile(command, value, index, ownEmulator)}`);
+      else if (name === "config") {
+        const file = await configFile(command, value, index, ownEmulator, (on) => (tls = on));
+        args.push(`config=${file}`);
+      }
       else args.push(`${name}=${fill(name, value, command.exports)}`);
     }
     if (toOneNet) args.push(`port=${await ownEmulator()}`);
+    if (emulator !== undefined && tls && !given.some((g) => g.name === "ca")) args.push(`ca=${emulator.tlsCaPath!}`);
     if (!given.some((g) => g.name === "flash")) args.push(`flash=${join(dir, `flash-${index}.json`)}`);
 
     const r = run(["start", "--", ...args], environment(command));
@@ -411,12 +419,13 @@ async function npmStart(command: Command, index: number): Promise<void> {
 }
 
 /** Writes the README's ```json <file> block (placeholders filled, the real OneNET swapped for an emulator). */
-async function configFile(command: Command, name: string, index: number, ownEmulator: () => Promise<number>): Promise<string> {
+async function configFile(command: Command, name: string, index: number, ownEmulator: () => Promise<number>, setTls: (on: boolean) => void): Promise<string> {
   const block = command.files.get(name);
   assert.ok(block, `config=${name}: a \`\`\`json ${name} block above it shows the file`);
   const json = JSON.parse(block.body) as Record<string, string>;
   const filled: Record<string, string> = {};
   for (const [key, value] of Object.entries(json)) filled[key] = fill(key, value, command.exports);
+  if (filled.tls !== undefined) setTls(!/^(0|false|no)$/.test(filled.tls));
   if (filled.host !== undefined && ONENET_HOST.test(filled.host)) {
     filled.host = "127.0.0.1";
     filled.port = String(await ownEmulator());

@@ -48,7 +48,7 @@ test("12 hours offline at 10 s with two reboots: every reading arrives once, in 
     } else if (/ DEBUG mqtt: received PUBLISH topic=\S+\/thing\/\w+\/post\/reply /.test(line)) answered++;
     else if (/ INFO app: report .*temp=/.test(line)) readings++;
   };
-  const config = { ssid: "sim-ap", password: "store-wifi-pw", ...DEVICE, host: "127.0.0.1", port: String(emulator.port), interval: "10", loglevel: "debug" };
+  const config = { ssid: "sim-ap", password: "store-wifi-pw", ...DEVICE, host: "127.0.0.1", port: String(emulator.port), tls: "0", interval: "10", loglevel: "debug" };
   const storage = new Storage();
   lane = await XsLane.start({ entry: "main.ts", config, storage, onLog });
   lanes.push(lane);

@@ -1,5 +1,6 @@
 // Wall-clock time on the board: SNTP (Moddable's `sntp` module) once Wi-Fi is up, then Time.set.
-// Reports carry a `time` only once the clock is known; the token needs no clock (far-future `et`).
+// Reports carry a `time` only once the clock is known; so do expiring login tokens and TLS certificate
+// checks (app/app.ts waits for it briefly after Wi-Fi).
 import SNTP from "sntp";
 import Time from "time";
 import type { Clock, ClockOptions } from "../types";

@@ -113,17 +113,19 @@ suite("onenet token", (test) => {
 });
 
 suite("onenet config", (test) => {
-  test("defaults: host, port, interval, keepalive 60, sha256", () => {
+  test("defaults: TLS to mqttstls.heclouds.com:8883, interval, keepalive 60, sha256, tokens of a day", () => {
     assert.deepEqual(CONFIG, {
       product: "EJyXIoGn8p",
       device: "test",
       key: DOC.key,
-      host: "mqtts.heclouds.com",
-      port: 1883,
+      host: "mqttstls.heclouds.com",
+      port: 8883,
+      tls: true,
       interval: 10,
       keepalive: 60,
       method: "sha256",
       et: DEFAULT_ET,
+      tokenTtl: 86400,
     });
   });
   test("strings from mcconfig are parsed; numbers pass", () => {

@@ -1,5 +1,6 @@
-// `npm run emulator -- port=1883 httpPort=8080 product=PID device=NAME key=BASE64 [device=… key=…]`
+// `npm run emulator -- port=1883 httpPort=8080 [tlsPort=8883] product=PID device=NAME key=BASE64 [device=… key=…]`
 // or `npm run emulator -- registry=devices.json`. Flags are key=value (a leading "--" is allowed).
+// tlsPort= adds a TLS listener with a test CA made at start; the CA's PEM file is printed for devices.
 // Each device= starts a device; product= applies to the devices after it; key= to the last device.
 // registry file: [{product, device, key}, …] or {"devices": [...], "products": [{product, key}]}.
 // Keys must be base64 as the OneNET console shows them: the firmware refuses any other (onenet/config.ts).
@@ -10,7 +11,7 @@ import { startEmulator } from "./server.ts";
 import type { DeviceEntry, EmulatorOptions, ProductEntry } from "./types.ts";
 
 export const USAGE =
-  "usage: npm run emulator -- [host=127.0.0.1] [port=1883] [httpPort=8080] [thingModel=file.json] " +
+  "usage: npm run emulator -- [host=127.0.0.1] [port=1883] [httpPort=8080] [tlsPort=8883] [thingModel=file.json] " +
   "(product=PID device=NAME key=BASE64)... | registry=file.json";
 
 export function parseArgs(argv: string[]): EmulatorOptions {
@@ -48,6 +49,10 @@ export function parseArgs(argv: string[]): EmulatorOptions {
       case "httpPort":
       case "http-port":
         options.httpPort = port();
+        break;
+      case "tlsPort":
+      case "tls-port":
+        options.tlsPort = port();
         break;
       case "thingModel":
       case "thing-model":
@@ -112,6 +117,10 @@ async function main(): Promise<void> {
   }
   const emulator = await startEmulator(options);
   console.log(`broker: ${emulator.brokerUrl}`);
+  if (emulator.brokerTlsUrl) {
+    console.log(`broker (TLS): ${emulator.brokerTlsUrl}`);
+    console.log(`CA: ${emulator.tlsCaPath} (a test CA made now, deleted at exit: trust it with npm start -- ca=${emulator.tlsCaPath})`);
+  }
   console.log(`console: ${emulator.consoleUrl}`);
   for (const d of options.devices) console.log(`device: product=${d.product} device=${d.device}`);
   const stop = (): void => {

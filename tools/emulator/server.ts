@@ -1,11 +1,14 @@
 // The servers: an MQTT 3.1.1 broker (aedes) whose device sockets pass through the gate, wired to the
 // platform responder, and the HTTP console. startEmulator puts them together and takes them down.
 import { Aedes } from "aedes";
-import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { LIMITS } from "../../onenet/config.ts";
 import { startConsole, type ConsoleServer } from "./console-server.ts";
 import { Gate } from "./gate.ts";
 import { listen, urlHost } from "./listen.ts";
+import { makeTestPki, type TestPki } from "./pki.ts";
 import { Platform } from "./platform.ts";
 import { Registry } from "./registry.ts";
 import { defaultThingModelPath, loadThingModel } from "./thing-model.ts";
@@ -48,25 +51,49 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   // No Nagle: a PUBACK and the post reply behind it go at once, not 40 ms apart (delayed ACK), which
   // would dominate a virtual-clock run (tools/soak) and slow every test that talks to the emulator.
   const mqttServer = createServer({ noDelay: true }, (socket) => b.handle(gate.accept(socket)));
+  // TLS as OneNET offers it (docs/onenet.md, "TLS"): 1.2 at least; the gate sees the decrypted stream.
+  let pki: TestPki | undefined;
+  let tlsServer: Server | undefined;
+  let tlsPort: number | undefined;
+  let tlsCaPath: string | undefined;
   let port: number;
   let consoleServer: ConsoleServer;
   try {
     port = await listen(mqttServer, options.port ?? 0, host);
+    if (options.tlsPort !== undefined) {
+      let material = options.tls;
+      if (material === undefined) {
+        pki = makeTestPki();
+        material = { chain: pki.server.chain, key: pki.server.key, caPath: pki.ca.certPath };
+      }
+      tlsCaPath = material.caPath;
+      tlsServer = createTlsServer({ cert: material.chain, key: material.key, minVersion: "TLSv1.2" }, (socket) => b.handle(gate.accept(socket)));
+      tlsServer.on("tlsClientError", (error: Error & { code?: string }) => registry.log("WARN", "TLS handshake failed", `${error.code ?? ""} ${error.message}`.trim()));
+      tlsPort = await listen(tlsServer, options.tlsPort, host);
+    }
     consoleServer = await startConsole({ model, events: registry.events, ...cloud }, options.httpPort ?? 0, host);
   } catch (error) {
     mqttServer.close();
+    tlsServer?.close();
+    pki?.remove();
     await new Promise<void>((resolve) => b.close(() => resolve()));
     throw error;
   }
   const brokerUrl = `mqtt://${urlHost(host)}:${port}`;
+  const brokerTlsUrl = tlsPort === undefined ? undefined : `mqtts://${urlHost(host)}:${tlsPort}`;
   const consoleUrl = `http://${urlHost(host)}:${consoleServer.port}/`;
-  registry.log("INFO", "started", `broker=${brokerUrl} console=${consoleUrl} devices=${registry.devices.size} model=${thingModelPath}`);
+  const tlsLine = brokerTlsUrl === undefined ? "" : ` tls=${brokerTlsUrl} ca=${tlsCaPath}`;
+  registry.log("INFO", "started", `broker=${brokerUrl}${tlsLine} console=${consoleUrl} devices=${registry.devices.size} model=${thingModelPath}`);
 
   let closing: Promise<void> | undefined;
   return {
     brokerUrl,
     consoleUrl,
     port,
+    brokerTlsUrl,
+    tlsPort,
+    tlsCaPath,
+    tlsCa: tlsCaPath === undefined ? undefined : readFileSync(tlsCaPath, "utf8"),
     httpPort: consoleServer.port,
     model,
     thingModelPath,
@@ -79,10 +106,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       closing ??= (async () => {
         for (const device of registry.devices.values()) platform.failPending(device, "emulator closed");
         const mqttClosed = new Promise<void>((resolve) => mqttServer.close(() => resolve()));
+        const tlsClosed = new Promise<void>((resolve) => (tlsServer ? tlsServer.close(() => resolve()) : resolve()));
         gate.closeAll();
         await new Promise<void>((resolve) => b.close(() => resolve()));
         await consoleServer.close();
         await mqttClosed;
+        await tlsClosed;
+        pki?.remove();
       })();
       return closing;
     },

@@ -23,6 +23,14 @@ export interface EmulatorOptions {
   port?: number;
   /** Console HTTP port; 0 (default) picks a free one. */
   httpPort?: number;
+  /** MQTT over TLS on this port too (0 picks a free one); undefined: no TLS listener. */
+  tlsPort?: number;
+  /**
+   * The TLS listener's certificate: `chain` (server certificate, then its CA's) and `key`, PEM, and the
+   * CA's PEM file for devices to trust. Default: a test CA and server certificate made at start
+   * (tools/emulator/pki.ts), deleted at close.
+   */
+  tls?: { chain: string; key: string; caPath: string };
   devices: DeviceEntry[];
   products?: ProductEntry[];
   /** Thing model JSON; default onenet/thing-model.json. */
@@ -100,6 +108,11 @@ export interface Emulator {
   brokerUrl: string;
   consoleUrl: string;
   port: number;
+  /** With `tlsPort`: the TLS listener's URL and port, and the CA (PEM file and text) a device must trust. */
+  brokerTlsUrl?: string;
+  tlsPort?: number;
+  tlsCaPath?: string;
+  tlsCa?: string;
   httpPort: number;
   model: ThingModel;
   thingModelPath: string;

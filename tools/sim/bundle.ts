@@ -53,7 +53,8 @@ export class LineMap {
 const moddable: Plugin = {
   name: "moddable-specifiers",
   setup(b) {
-    b.onResolve({ filter: /^[a-z][\w-]*(?::[\w/-]+|\/[\w/-]+)?$/ }, (args) => {
+    // Moddable names are lower case but for "Resource".
+    b.onResolve({ filter: /^(?:[a-z][\w-]*(?::[\w/-]+|\/[\w/-]+)?|Resource)$/ }, (args) => {
       if (args.kind === "entry-point") return undefined;
       const file = specifierFile(args.path);
       if (file !== undefined) return { path: file };

@@ -23,6 +23,16 @@ export interface TcpEvents {
   error(reason: string): void;
 }
 
+/** TLS on a connection opened with `Host.tcpConnect` (the securesocket shim's handshake, done by the host). */
+export interface TlsOptions {
+  /** The one CA to trust, DER. */
+  readonly ca: Uint8Array;
+  /** Checked against the server certificate's subjectAltName and sent as SNI (a host name only). */
+  readonly serverName: string;
+  /** The device's clock (ms since 1970) when it opened the connection: certificate dates are checked against it. */
+  readonly now: number;
+}
+
 export interface Host {
   /** "node" or "xs": for diagnostics only; shims must not branch on it. */
   readonly lane: string;
@@ -40,12 +50,20 @@ export interface Host {
   /** Blocks for `ms` (Timer.delay). On the virtual clock, time simply moves on. */
   delay(ms: number): void;
 
-  /** Opens a TCP connection; returns its id. Events arrive later, never from inside this call. */
-  tcpConnect(host: string, port: number, events: TcpEvents): number;
+  /**
+   * Opens a TCP connection; returns its id. Events arrive later, never from inside this call. With
+   * `tls`, `connected` comes after a successful handshake and the bytes are the decrypted stream; a
+   * failed handshake is an `error` with the reason. Throws when `tls.ca` is unusable (not a
+   * certificate, or outside its dates at `tls.now`).
+   */
+  tcpConnect(host: string, port: number, events: TcpEvents, tls?: TlsOptions): number;
   /** Sends bytes; the host reports them as `sent` when they leave the send buffer. */
   tcpWrite(id: number, bytes: Uint8Array): void;
   /** Closes the connection; no event is delivered for it afterwards. */
   tcpClose(id: number): void;
+
+  /** A resource of the build by name (the manifest's "resources", e.g. "onenet-ca.der"), or undefined. */
+  resource(name: string): Uint8Array | undefined;
 
   /** Persistent key/value storage (survives a simulated reboot when the lane reuses the store). */
   storageGet(key: string): string | undefined;

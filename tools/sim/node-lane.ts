@@ -2,11 +2,12 @@
 // (through the resolve hook that sim/register.ts installs) and this host. One lane per process.
 // Default clock: virtual (advance it with `nodeLane.advance(ms)`); TCP is real (node:net) with the
 // link controls of TcpLink; storage in memory unless `storagePath` is given.
-import { setHost, runControl, type Host, type TcpEvents } from "./host.ts";
+import { setHost, runControl, type Host, type TcpEvents, type TlsOptions } from "./host.ts";
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
 import { TcpLink } from "./tcp-link.ts";
 import { Storage } from "./storage.ts";
 import { installBoardNatives } from "./natives.ts";
+import { readResource } from "./resources.ts";
 
 export interface LaneLog {
   readonly lines: string[];
@@ -37,9 +38,10 @@ export class NodeLane {
         lane.clock.bind(handler);
       },
       delay: (ms) => lane.clock.delay(ms),
-      tcpConnect: (h: string, port: number, events: TcpEvents) => lane.link.connect(h, port, events),
+      tcpConnect: (h: string, port: number, events: TcpEvents, tls?: TlsOptions) => lane.link.connect(h, port, events, tls),
       tcpWrite: (id, bytes) => lane.link.write(id, bytes),
       tcpClose: (id) => lane.link.close(id),
+      resource: (name) => readResource(name, lane.config),
       storageGet: (key) => lane.storage.get(key),
       storageSet: (key, value) => lane.storage.set(key, value),
       storageKeys: (prefix) => lane.storage.keys(prefix),

@@ -9,17 +9,21 @@
 // says why and exits).
 //
 // Keys (tools/sim/README.md): the firmware's, as app/config.ts reads them, plus the simulated board's
-// (KEYS_OF_THE_SIMULATED_BOARD) and the launcher's own (LAUNCH_KEYS). Secrets stay off the command
+// (KEYS_OF_THE_SIMULATED_BOARD) and the launcher's own (LAUNCH_KEYS). TLS is on by default, as on the
+// board: the emulator then listens for TLS with a test CA made at start, and `ca=<PEM file>` (set to
+// that CA) makes the simulated device pin it in place of OneNET's (tools/sim/resources.ts). Secrets stay off the command
 // line, where npm's banner and `ps` would show them: config=<file.json> (a JSON object of the same
 // keys) and the ONENET_KEY / WIFI_PASSWORD environment variables. Precedence: demo defaults < file <
 // environment < command line.
 import { dirname, join, resolve } from "node:path";
 import { mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { validateConfig } from "../../app/config.ts";
+import { DEFAULTS, validateConfig } from "../../app/config.ts";
+import { Checker } from "../../lib/checker.ts";
 import { isSecretName, MASK } from "../../lib/log.ts";
 import { parseLine, type LogLine } from "../monitor/log-line.ts";
 import { projectRoot } from "./bundle.ts";
 import { XsLane, FirmwareError } from "./xs-lane.ts";
+import { certificateFile } from "./resources.ts";
 
 /** Demo identity for the local emulator (never a real device's). */
 export const DEMO = {
@@ -40,7 +44,7 @@ export const LAUNCH_KEYS = ["entry", "flash", "fresh", "emulator-http", "config"
  * mc/config keys read outside app/config.ts: the board name (app/info.ts) and the simulated world
  * (tools/sim/devices/world.ts). test/sim-start.test.ts checks those files read no others.
  */
-export const KEYS_OF_THE_SIMULATED_BOARD = ["board", "sensors", "seed", "aht20_uncalibrated", "ticks"] as const;
+export const KEYS_OF_THE_SIMULATED_BOARD = ["board", "sensors", "seed", "aht20_uncalibrated", "ticks", "ca"] as const;
 
 /** Environment variables for secrets, and the key each one sets. */
 export const SECRET_ENV = { ONENET_KEY: "key", WIFI_PASSWORD: "password" } as const;
@@ -224,6 +228,13 @@ export function parseArgs(argv: readonly string[], env: { readonly [name: string
   if (ticks !== undefined && !(/^\d{1,10}$/.test(ticks) && Number(ticks) <= 0xffffffff)) {
     throw new UsageError("ticks must be a whole number 0..4294967295 (where the board's millisecond counter starts)");
   }
+  if (config.ca !== undefined) {
+    try {
+      certificateFile(config.ca);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
   return { config, sim };
 }
 
@@ -231,20 +242,32 @@ interface Broker {
   host: string;
   port: number;
   consoleUrl?: string;
+  /** With TLS: the CA file the device must trust. */
+  ca?: string;
   close(): Promise<void>;
+}
+
+/** Whether the firmware will use TLS with this config (its `tls` key, read by the firmware's rule). */
+export function usesTls(config: Record<string, string>): boolean {
+  return new Checker(config).boolean("tls", DEFAULTS.tls);
 }
 
 async function startBroker(config: Record<string, string>, httpPort: number, say: (line: string) => void): Promise<Broker> {
   const device = { product: config.product, device: config.device, key: config.key };
+  const tls = usesTls(config);
   if (existsSync(new URL("../emulator/index.ts", import.meta.url))) {
     const { startEmulator } = await import("../emulator/index.ts");
     const emulator = await startEmulator({
       host: "127.0.0.1",
       port: 0,
+      tlsPort: tls ? 0 : undefined,
       httpPort,
       devices: [device],
       log: (line: string) => say(`[onenet] ${line}`),
     });
+    if (tls && emulator.tlsPort !== undefined) {
+      return { host: "127.0.0.1", port: emulator.tlsPort, ca: emulator.tlsCaPath, consoleUrl: emulator.consoleUrl, close: () => emulator.close() };
+    }
     return { host: "127.0.0.1", port: emulator.port, consoleUrl: emulator.consoleUrl, close: () => emulator.close() };
   }
   // Fallback: a plain embedded MQTT broker (no OneNET rules).
@@ -254,7 +277,7 @@ async function startBroker(config: Record<string, string>, httpPort: number, say
   const server = createServer(aedes.handle);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
-  say(`[broker] aedes listening on 127.0.0.1:${port} (tools/emulator/index.ts not found)`);
+  say(`[broker] aedes listening on 127.0.0.1:${port} (tools/emulator/index.ts not found; plain TCP: start with tls=0)`);
   return {
     host: "127.0.0.1",
     port,
@@ -316,6 +339,10 @@ export async function main(argv: string[], env: { readonly [name: string]: strin
     broker = await startBroker(config, Number(sim["emulator-http"] ?? 0), out);
     config.host = broker.host;
     config.port = String(broker.port);
+    if (broker.ca !== undefined && given.ca === undefined) {
+      config.ca = broker.ca;
+      out(`[sim] TLS to the emulator: the device trusts its test CA ${broker.ca} in place of OneNET's (tls=0 for plain TCP)`);
+    }
     if (broker.consoleUrl) out(`[sim] OneNET emulator console: ${broker.consoleUrl}`);
   }
   const flash = resolve(sim.flash ?? defaultFlash(config));

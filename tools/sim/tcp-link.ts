@@ -1,7 +1,11 @@
 // Host side of the simulated device's TCP: real node:net connections, plus the controls tests use to
-// misbehave the link. Shared by both lanes; the lane forwards events into the device.
+// misbehave the link. Shared by both lanes; the lane forwards events into the device. A connection
+// opened with TLS options (the securesocket shim) does its handshake here (./tls.ts) and carries the
+// decrypted stream.
 import { Socket } from "node:net";
-import type { TcpEvents } from "./host.ts";
+import type { Duplex } from "node:stream";
+import type { TcpEvents, TlsOptions } from "./host.ts";
+import { startTls, trustedCa } from "./tls.ts";
 
 export interface LinkStats {
   connects: number;
@@ -14,6 +18,8 @@ interface Conn {
   readonly socket: Socket;
   readonly events: TcpEvents;
   open: boolean;
+  /** What the device's bytes go through: the socket, or the TLS stream over it. */
+  stream: Duplex;
 }
 
 export class TcpLink {
@@ -31,10 +37,11 @@ export class TcpLink {
    */
   route: (host: string, port: number) => { host: string; port: number } = (host, port) => ({ host, port });
 
-  connect(host: string, port: number, events: TcpEvents): number {
+  connect(host: string, port: number, events: TcpEvents, tls?: TlsOptions): number {
+    const ca = tls === undefined ? undefined : trustedCa(tls); // throws as the SDK's constructor does
     const id = this.#nextId++;
     const socket = new Socket();
-    const conn: Conn = { id, socket, events, open: true };
+    const conn: Conn = { id, socket, events, open: true, stream: socket };
     this.#conns.set(id, conn);
     this.stats.connects++;
     if (this.#refusing) {
@@ -47,23 +54,39 @@ export class TcpLink {
     }
     const target = this.route(host, port);
     socket.setNoDelay(true);
+    const carry = (stream: Duplex): void => {
+      stream.on("data", (chunk: Buffer) => {
+        if (!conn.open || this.#blackholed) return;
+        const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
+        this.stats.bytesIn += bytes.length;
+        this.onTraffic?.("in", id, bytes);
+        events.data(bytes);
+      });
+      stream.on("end", () => {
+        if (!conn.open || this.#blackholed) return;
+        conn.open = false;
+        this.#conns.delete(id);
+        stream.end();
+        events.closed();
+      });
+    };
     socket.on("connect", () => {
-      if (conn.open && !this.#blackholed) events.connected();
-    });
-    socket.on("data", (chunk: Buffer) => {
       if (!conn.open || this.#blackholed) return;
-      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
-      this.stats.bytesIn += bytes.length;
-      this.onTraffic?.("in", id, bytes);
-      events.data(bytes);
+      if (tls === undefined || ca === undefined) {
+        events.connected();
+        return;
+      }
+      conn.stream = startTls(socket, tls, ca, {
+        secure: (stream) => {
+          if (!conn.open || this.#blackholed) return;
+          carry(stream);
+          stream.on("error", (error: Error) => this.#fail(conn, error.message));
+          events.connected();
+        },
+        failed: (reason) => this.#fail(conn, `TLS handshake failed: ${reason}`),
+      });
     });
-    socket.on("end", () => {
-      if (!conn.open || this.#blackholed) return;
-      conn.open = false;
-      this.#conns.delete(id);
-      socket.end();
-      events.closed();
-    });
+    if (tls === undefined) carry(socket);
     socket.on("error", (error: Error) => this.#fail(conn, error.message));
     socket.on("close", () => {
       if (conn.open && !this.#blackholed) this.#fail(conn, "connection closed");
@@ -79,7 +102,7 @@ export class TcpLink {
     const copy = Buffer.from(bytes);
     this.stats.bytesOut += copy.length;
     this.onTraffic?.("out", id, bytes);
-    conn.socket.write(copy, (error) => {
+    conn.stream.write(copy, (error) => {
       if (!error && conn.open && !this.#blackholed) conn.events.sent(copy.length);
     });
   }
@@ -89,7 +112,7 @@ export class TcpLink {
     if (conn === undefined) return;
     conn.open = false;
     this.#conns.delete(id);
-    conn.socket.end();
+    conn.stream.end();
     conn.socket.destroySoon();
   }
 
@@ -142,6 +165,7 @@ export class TcpLink {
     if (!conn.open) return;
     conn.open = false;
     this.#conns.delete(conn.id);
+    conn.stream.destroy();
     conn.socket.destroy();
     conn.events.error(reason);
   }

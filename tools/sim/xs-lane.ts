@@ -13,6 +13,7 @@ import { Storage } from "./storage.ts";
 import { bundle, firmwareEntry, projectRoot, BUNDLE_NAME, type Bundle } from "./bundle.ts";
 import { XsnapWorker, XsError, XSNAP_ABORTS, type HeapMeasure, type Meter } from "./xsnap-worker.ts";
 import { frame } from "./xs/frame.ts";
+import { readResource } from "./resources.ts";
 
 export interface XsLaneOptions {
   /** Firmware entry module (absolute or relative to the project root). Default "main.ts". */
@@ -501,15 +502,31 @@ export class XsLane {
         this.clock.delay(header[1] as number);
         return json([this.clock.now(), this.clock.epoch()]);
       case "tcpConnect": {
-        const id: number = this.link.connect(header[1] as string, header[2] as number, {
-          connected: () => void this.#deliver(["tcp", id, "connected"]),
-          data: (bytes) => void this.#deliver(["tcp", id, "data"], bytes),
-          sent: (count) => void this.#deliver(["tcp", id, "sent", count]),
-          closed: () => void this.#deliver(["tcp", id, "closed"]),
-          error: (reason) => void this.#deliver(["tcp", id, "error", reason]),
-        });
+        const tls = header[3] as { serverName: string; now: number } | null | undefined;
+        let id = 0;
+        try {
+          id = this.link.connect(header[1] as string, header[2] as number, {
+            connected: () => void this.#deliver(["tcp", id, "connected"]),
+            data: (bytes) => void this.#deliver(["tcp", id, "data"], bytes),
+            sent: (count) => void this.#deliver(["tcp", id, "sent", count]),
+            closed: () => void this.#deliver(["tcp", id, "closed"]),
+            error: (reason) => void this.#deliver(["tcp", id, "error", reason]),
+          }, tls ? { ...tls, ca: request.slice(split + 1) } : undefined);
+        } catch (error) {
+          return json({ error: error instanceof Error ? error.message : String(error) });
+        }
         return json(id);
       }
+      case "resource":
+        try {
+          return readResource(header[1] as string, this.config) ?? EMPTY;
+        } catch (error) {
+          // The device sees no such resource; the log says why (e.g. ca= names no certificate).
+          const line = `[sim] resource ${String(header[1])}: ${error instanceof Error ? error.message : String(error)}`;
+          this.logs.push(line);
+          this.onLog?.(line);
+          return EMPTY;
+        }
       case "tcpWrite":
         this.link.write(header[1] as number, request.slice(split + 1));
         return EMPTY;

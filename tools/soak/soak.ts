@@ -133,6 +133,8 @@ class Soak {
       password: WIFI_PASSWORD,
       ...DEVICE,
       host: "127.0.0.1",
+      // plain TCP: the soak is about clocks, memory and reconnects over weeks; TLS has its own tests (test/tls-app)
+      tls: "0",
       interval: String(interval),
       keepalive: String(keepalive),
       led: "5",

@@ -8,7 +8,7 @@
 //    free send space; write() returns the free space (lwIP TCP_SND_BUF on ESP32: 5744 bytes).
 //  - Incoming data arrives in segments of at most one MSS (1436 bytes), one callback per segment.
 // Lane-neutral: the bytes go through host().tcp*.
-import { host, type TcpEvents } from "../host.ts";
+import { host, type TcpEvents, type TlsOptions } from "../host.ts";
 import { utf8Bytes, utf8Text } from "../lib/utf8.ts";
 
 /** ESP32 lwIP default send buffer (CONFIG_LWIP_TCP_SND_BUF_DEFAULT). */
@@ -26,6 +26,8 @@ interface TcpOptions {
   kind?: string;
   noDelay?: boolean;
   keepalive?: unknown;
+  /** Sim only: the securesocket shim opens its connection through a Socket, as the SDK's SecureSocket does; the host does the handshake. */
+  tls?: TlsOptions;
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -52,6 +54,7 @@ export class Socket {
   #delivering = false;
   #outstanding = 0;
   #disconnectPending = false;
+  #secure = false;
 
   constructor(options: TcpOptions) {
     if (typeof options !== "object" || options === null) throw new Error("invalid dictionary");
@@ -74,7 +77,8 @@ export class Socket {
       closed: () => this.#onClosed(),
       error: (reason) => this.#onError(reason),
     };
-    this.#id = host().tcpConnect(target, port, events);
+    this.#secure = options.tls !== undefined;
+    this.#id = host().tcpConnect(target, port, events, options.tls);
     instances++;
   }
 
@@ -238,8 +242,10 @@ export class Socket {
     this.callback(-1);
   }
 
-  #onError(_reason: string): void {
+  #onError(reason: string): void {
     if (this.#state === "closed" || this.#state === "error") return;
+    // The board's SDK traces why a handshake failed; the firmware only sees -2.
+    if (this.#secure) host().log(`securesocket: ${reason}`);
     this.#state = "error";
     this.#segments.length = 0;
     this.callback(-2);

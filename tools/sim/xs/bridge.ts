@@ -87,9 +87,12 @@ let wake: () => void = () => {};
 const sockets = new Map<number, TcpEvents>();
 
 function call(header: unknown[], payload?: Uint8Array): string {
+  return decoder.decode(callBytes(header, payload));
+}
+
+function callBytes(header: unknown[], payload?: Uint8Array): Uint8Array {
   const message = frame(encoder.encode(JSON.stringify(header)), payload);
-  const reply = issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer);
-  return decoder.decode(new Uint8Array(reply));
+  return new Uint8Array(issue(message.byteLength === message.buffer.byteLength ? message.buffer : message.slice().buffer));
 }
 
 function callJson(header: unknown[]): unknown {
@@ -114,10 +117,12 @@ const xsHost: Host = {
     now = t[0];
     epoch = t[1];
   },
-  tcpConnect: (hostName, port, events) => {
-    const id = callJson(["tcpConnect", hostName, port]) as number;
-    sockets.set(id, events);
-    return id;
+  tcpConnect: (hostName, port, events, tls) => {
+    const header = ["tcpConnect", hostName, port, tls === undefined ? null : { serverName: tls.serverName, now: tls.now }];
+    const reply = JSON.parse(call(header, tls?.ca)) as number | { error: string };
+    if (typeof reply !== "number") throw new Error(reply.error);
+    sockets.set(reply, events);
+    return reply;
   },
   tcpWrite: (id, bytes) => {
     call(["tcpWrite", id], bytes);
@@ -125,6 +130,10 @@ const xsHost: Host = {
   tcpClose: (id) => {
     sockets.delete(id);
     call(["tcpClose", id]);
+  },
+  resource: (name) => {
+    const bytes = callBytes(["resource", name]);
+    return bytes.length === 0 ? undefined : bytes;
   },
   storageGet: (key) => {
     const v = callJson(["storageGet", key]);
