@@ -14,7 +14,7 @@
 // the SDK's own store), every certificate's dates must hold at Date.now() (so the clock must be set),
 // and the server certificate's subjectAltName must match the host (sent as SNI too).
 declare module "securesocket" {
-  import type { SocketMessage, SocketWriteData, TCPSocketOptions } from "socket";
+  import type { SocketMessage, SocketStream, TCPSocketOptions } from "socket";
   import type Resource from "Resource";
 
   export interface SecureOptions {
@@ -34,17 +34,11 @@ declare module "securesocket" {
     secure: SecureOptions;
   }
 
-  export default class SecureSocket {
+  interface SecureSocket extends SocketStream {}
+  class SecureSocket {
     /** Throws when the socket cannot be made, e.g. "date validation failed" for a CA outside its dates at Date.now(). */
     constructor(options: SecureSocketOptions);
     callback: (this: SecureSocket, message: SocketMessage, value?: number) => void;
-    read(): number;
-    read(type: typeof ArrayBuffer, count?: number): ArrayBuffer;
-    read(type: typeof String, limit?: number | string): string;
-    read(type: typeof Number): number;
-    read(type: null, count?: number): number;
-    write(): number;
-    write(...data: SocketWriteData[]): void;
-    close(): void;
   }
+  export default SecureSocket;
 }

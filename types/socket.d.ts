@@ -24,10 +24,8 @@ declare module "socket" {
   /** What write() accepts: a string (UTF-8 bytes), a number (one byte) or a buffer. */
   export type SocketWriteData = string | number | ArrayBuffer | ArrayBufferView;
 
-  export class Socket {
-    constructor(options: TCPSocketOptions);
-    /** Receives 1 | 2 | 3 | -1 | -2 (see above); `value` for 2 and 3. */
-    callback: (this: Socket, message: SocketMessage, value?: number) => void;
+  /** Reading, writing and closing: the same on Socket and on "securesocket"'s SecureSocket. */
+  export interface SocketStream {
     /** Bytes available to read (only meaningful inside the readable callback). */
     read(): number;
     /** Reads every available byte (or at most `count`) into a new ArrayBuffer. Readable callback only. */
@@ -45,6 +43,13 @@ declare module "socket" {
      */
     write(...data: SocketWriteData[]): void;
     close(): void;
+  }
+
+  export interface Socket extends SocketStream {}
+  export class Socket {
+    constructor(options: TCPSocketOptions);
+    /** Receives 1 | 2 | 3 | -1 | -2 (see above); `value` for 2 and 3. */
+    callback: (this: Socket, message: SocketMessage, value?: number) => void;
     get(name: "REMOTE_IP"): string | undefined;
   }
 
