@@ -108,9 +108,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const consoleUrl = `http://${urlHost(host)}:${consoleServer.port}/`;
   const apiUrl = `http://${urlHost(host)}:${consoleServer.port}`;
   const apiTlsUrl = apiTlsPort === undefined ? undefined : `https://${urlHost(host)}:${apiTlsPort}`;
-  const tlsLine = brokerTlsUrl === undefined ? "" : ` tls=${brokerTlsUrl}`;
-  const apiLine = ` api=${apiUrl}${apiTlsUrl === undefined ? "" : " api-tls=" + apiTlsUrl}${tlsCaPath === undefined ? "" : " ca=" + tlsCaPath}`;
-  registry.log("INFO", "started", `broker=${brokerUrl}${tlsLine} console=${consoleUrl}${apiLine} devices=${registry.devices.size} model=${thingModelPath}`);
+  const tlsLine = brokerTlsUrl === undefined ? "" : ` tls=${brokerTlsUrl} ca=${tlsCaPath}`;
+  registry.log("INFO", "started", `broker=${brokerUrl}${tlsLine} console=${consoleUrl} devices=${registry.devices.size} model=${thingModelPath}`);
+  // A line of its own: the started line's fields are documented output (README.md).
+  registry.log("INFO", "fuse-ota api", `http=${apiUrl}${apiTlsUrl === undefined ? "" : ` https=${apiTlsUrl} ca=${tlsCaPath}`}`);
 
   let closing: Promise<void> | undefined;
   return {
