@@ -13,6 +13,7 @@
 import type { ExtraSensorClass, I2CClass } from "../drivers/sensor";
 import type { Logger } from "../lib/log";
 import type { FlashLike } from "../store/ring";
+import type { OtaSlot } from "../onenet/ota";
 
 /** The LED behind the writable `led` property. */
 export interface Led {
@@ -72,3 +73,15 @@ export type SensorRole = ExtraSensorClass | undefined;
  * The board's is its flash; the desktop simulators' a RAM model that a restart empties.
  */
 export type FlashRole = (partition: string) => FlashLike;
+
+/** The board's OTA parts (app/ota.ts): the next app slot, restart, and ending the rollback window. */
+export interface OtaPlatform {
+  readonly slot: OtaSlot;
+  /** Restarts the board (does not return on the board). */
+  restart(): void;
+  /** Marks the running image valid (ESP-IDF: no rollback at the next restart); false when refused. */
+  markValid(): boolean;
+}
+
+/** Opens the OTA parts, or undefined where the platform has none (the desktop simulators). */
+export type OtaRole = () => OtaPlatform | undefined;
