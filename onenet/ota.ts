@@ -231,6 +231,8 @@ export class OtaCore {
   readonly #statuses: Status[] = [];
   #wantVersion = false;
   #versionTries = 0;
+  /** A failed version report waits until then; other requests go meanwhile. */
+  #versionAt = 0;
   #wantCheck = false;
   #checkTries = 0;
   #nextCheck = Infinity;
@@ -361,7 +363,7 @@ export class OtaCore {
       this.#inflightStatus = status;
       return this.#start(REQ_STATUS, "POST", `${this.#prefix}${status.tid}/status`, `{"step":${status.step}}`, 0, 0, REQUEST_TIMEOUT);
     }
-    if (this.#wantVersion) {
+    if (this.#wantVersion && now >= this.#versionAt) {
       return this.#start(REQ_VERSION, "POST", this.#prefix + "version", `{"s_version":${JSON.stringify(this.version)}}`, 0, 0, REQUEST_TIMEOUT);
     }
     if (this.#restartAfter101) return undefined;
@@ -430,21 +432,27 @@ export class OtaCore {
     }
     const code = answer !== undefined && typeof answer.code === "number" ? answer.code : undefined;
     const ok = status >= 200 && status < 300 && code === 0;
+    // A 4xx is final (refused, or no such API); no answer or a 5xx is tried again.
+    const final = ok || (status >= 400 && status < 500);
     if (kind === REQ_VERSION) {
-      if (ok || status === 401 || status === 400) {
+      if (final) {
         this.#wantVersion = false;
         this.#versionTries = 0;
-        if (!ok) this.#log("WARN", "version report refused", { status, code });
+        if (ok) this.#log("INFO", "version reported", { version: this.version });
+        else this.#log("WARN", "version report refused", { status, code });
       } else if (++this.#versionTries >= MAX_TRIES) {
         this.#wantVersion = false;
         this.#log("WARN", "version report given up", { status, code });
-      } else this.#backoff(this.#versionTries);
+      } else {
+        const d = BACKOFF * 2 ** (this.#versionTries - 1);
+        this.#versionAt = now + (d > BACKOFF_MAX ? BACKOFF_MAX : d);
+      }
       return;
     }
     if (kind === REQ_STATUS) {
       const s = this.#inflightStatus!;
       this.#inflightStatus = undefined;
-      if (ok || status === 400 || status === 401 || ++s.tries >= MAX_TRIES) {
+      if (final || ++s.tries >= MAX_TRIES) {
         if (!ok) this.#log("WARN", "step not reported", { tid: s.tid, step: s.step, status, code });
         this.#statusDone(s);
       } else this.#backoff(s.tries);
@@ -654,6 +662,7 @@ export class OtaCore {
     if (this.#inflight !== NONE && this.#inflightUntil < next) next = this.#inflightUntil;
     if (this.#proveUntil < next) next = this.#proveUntil;
     if (this.#inflight === NONE && this.#retryAt > now && this.#retryAt < next) next = this.#retryAt;
+    if (this.#inflight === NONE && this.#wantVersion && this.#versionAt > now && this.#versionAt < next) next = this.#versionAt;
     return next;
   }
 

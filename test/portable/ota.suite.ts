@@ -137,6 +137,18 @@ suite("ota", (test) => {
     assert.equal(t.next(), undefined, "no task: nothing more");
   });
 
+  test("a version report without answer is tried again later and does not hold back the check", () => {
+    const t = rig();
+    t.core.onJsonFailed("link", t.now); // nothing in flight: ignored
+    const v = t.next()!;
+    assert.equal(v.kind, REQ_VERSION);
+    t.core.onJsonFailed("link", t.now);
+    assert.equal(t.next()!.kind, REQ_CHECK, "the check goes while the report waits");
+    t.answer({ kind: REQ_CHECK } as OtaRequest, 200, `{"code":11}`);
+    t.advance(2000);
+    assert.equal(t.next()!.kind, REQ_VERSION);
+  });
+
   test("a task for the running version is not downloaded", () => {
     const t = rig({ version: "1.1.0" });
     const c = t.until(REQ_CHECK);
