@@ -5,16 +5,19 @@
 // new interval, and the page shows the reply and the new value. A refused write (code 100) shows as
 // such; "Get all properties" sends a property get and shows the get_reply; an alarm event the device
 // posts is answered 200 and listed. A page from another origin, or reached by another host name
-// (DNS rebinding), cannot drive the console's API.
+// (DNS rebinding), cannot drive the console's API. The OTA panel uploads an image and a version (a task
+// the fuse-ota API then offers) and shows each device's reported version, progress and result as the
+// device posts them (docs/onenet.md, "OTA").
 //
 // Runs in every `npm test`: without Chromium it fails and says how to install it.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { chromium, type Browser } from "playwright-core";
 import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
-import { connectOk, publish, subscribe, until, type TestDevice } from "../tools/emulator/testing.ts";
+import { connectOk, deviceToken, publish, subscribe, until, type TestDevice } from "../tools/emulator/testing.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const DEV = { product: "PconsoleT1", device: "bench-board", key: Buffer.from("console-test-key-0123456789abcde").toString("base64") };
@@ -177,10 +180,83 @@ test("console API: a page from another origin, or a rebound host name, cannot wr
     const write = await page.evaluate(`fetch("/api/disconnect", { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(body)} }).then((r) => r.status)`);
     assert.equal(write, 403);
     assert.equal(online(), true, "rebound host cannot disconnect the device");
+    const ota = JSON.stringify({ version: "6.6.6", image: "AAAA" });
+    await page.goto(`http://127.0.0.1:${evilPort}/`);
+    await page.evaluate(`fetch(${JSON.stringify(emu.consoleUrl + "api/ota")}, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: ${JSON.stringify(ota)} }).then(() => "answered")`);
+    const otaCors = await page.evaluate(`fetch(${JSON.stringify(emu.consoleUrl + "api/ota")}, { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(ota)} }).then(() => "sent", (e) => "blocked: " + e.message)`);
+    assert.match(String(otaCors), /^blocked/);
+    assert.deepEqual(emu.otaTasks(), [], "another origin cannot start an OTA task");
     await page.close();
   } finally {
     await device?.end();
     await emu.close();
     await new Promise<void>((resolve) => evil.close(() => resolve()));
+  }
+});
+
+test("console OTA panel: upload an image and a version -> the task is listed and offered; the device's version, progress and result follow its status posts", { timeout: 120000 }, async () => {
+  const emu = await startEmulator({ devices: [DEV], log: () => {} });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(emu.consoleUrl);
+    await page.locator("#link").filter({ hasText: "live" }).waitFor({ timeout: 30000 });
+    const row = page.locator(`[data-ota-device="${DEV.product}/${DEV.device}"]`);
+    assert.equal(await row.locator(".version").textContent(), "–");
+
+    const image = randomBytes(70000); // more than one 32 KB chunk of the page's base64 encoder
+    const md5 = createHash("md5").update(image).digest("hex");
+    await page.locator("[data-testid=ota-image]").setInputFiles({ name: "firmware.bin", mimeType: "application/octet-stream", buffer: image });
+    await page.locator("[data-testid=ota-version]").fill("1.3.0");
+    await page.locator("[data-testid=ota-start]").click();
+    await page.locator("[data-testid=ota-reply]").filter({ hasText: "task started" }).waitFor({ timeout: 30000 });
+    const [task] = emu.otaTasks();
+    assert.ok(task, "the emulator has the task");
+    assert.deepEqual({ target: task.target, size: task.size, md5: task.md5, products: task.products }, { target: "1.3.0", size: 70000, md5, products: [DEV.product] });
+    assert.equal(await page.locator(`[data-testid=ota-tasks] li[data-task="${task.tid}"]`).textContent(), `product ${DEV.product}: tid=${task.tid} target=1.3.0 size=70000 md5=${md5}`);
+    await row.locator(".task").filter({ hasText: String(task.tid) }).waitFor({ timeout: 30000 });
+
+    // The device, through the fuse-ota API.
+    const base = `${emu.apiUrl}/fuse-ota/${DEV.product}/${DEV.device}`;
+    const headers = { authorization: deviceToken(DEV), "content-type": "application/json" };
+    const post = async (tail: string, body: unknown) => {
+      const r = await fetch(`${base}/${tail}`, { method: "POST", headers, body: JSON.stringify(body) });
+      assert.equal(((await r.json()) as { code: number }).code, 0, tail);
+    };
+    await post("version", { s_version: "1.2.0" });
+    const offered = (await (await fetch(`${base}/check?type=2&version=1.2.0`, { headers })).json()) as { data: { tid: number; md5: string } };
+    assert.deepEqual([offered.data.tid, offered.data.md5], [task.tid, md5], "the uploaded image is the one offered");
+    const bytes = Buffer.from(await (await fetch(`${base}/${task.tid}/download`, { headers })).arrayBuffer());
+    assert.ok(bytes.equals(image), "the uploaded image is the one served");
+    await row.locator(".version").filter({ hasText: /^1\.2\.0$/ }).waitFor({ timeout: 30000 });
+    await post(`${task.tid}/status`, { step: 42 });
+    await row.locator(".progress").filter({ hasText: /^42%$/ }).waitFor({ timeout: 30000 });
+    assert.equal(await row.locator(".progress progress").getAttribute("value"), "42");
+    assert.equal(await row.locator(".result").textContent(), "–");
+    await post(`${task.tid}/status`, { step: 101 });
+    await row.locator(".progress").filter({ hasText: "101 downloaded and verified" }).waitFor({ timeout: 30000 });
+    await post(`${task.tid}/status`, { step: 205 });
+    await row.locator(".result").filter({ hasText: /^205 MD5 mismatch$/ }).waitFor({ timeout: 30000 });
+
+    // A reload draws the same from /api/state; then a fixed image succeeds and the version follows.
+    await page.reload();
+    await page.locator("#link").filter({ hasText: "live" }).waitFor({ timeout: 30000 });
+    assert.equal(await row.locator(".result").textContent(), "205 MD5 mismatch");
+    assert.equal(await row.locator(".version").textContent(), "1.2.0");
+    await page.locator("[data-testid=ota-image]").setInputFiles({ name: "fixed.bin", mimeType: "application/octet-stream", buffer: image.subarray(0, 1000) });
+    await page.locator("[data-testid=ota-version]").fill("1.3.1");
+    await page.locator("[data-testid=ota-start]").click();
+    await page.locator("[data-testid=ota-reply]").filter({ hasText: "target=1.3.1" }).waitFor({ timeout: 30000 });
+    const second = emu.otaTasks()[0]!;
+    await row.locator(".result").filter({ hasText: /^–$/ }).waitFor({ timeout: 30000 });
+    await post(`${second.tid}/status`, { step: 201 });
+    await row.locator(".result").filter({ hasText: /^201 upgraded$/ }).waitFor({ timeout: 30000 });
+    await row.locator(".version").filter({ hasText: /^1\.3\.1$/ }).waitFor({ timeout: 30000 });
+    assert.deepEqual(await page.evaluate(`[...document.querySelectorAll("[data-testid=ota-tasks] li")].map((e) => e.getAttribute("data-task"))`), [String(second.tid)], "the new task replaced the old one");
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  } finally {
+    await emu.close();
   }
 });

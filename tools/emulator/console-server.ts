@@ -6,6 +6,9 @@
 //   POST /api/set           {product, device, params: {id: value}} -> SetResult (waits for set_reply)
 //   POST /api/get           {product, device, params: [id, ...]}   -> SetResult with data
 //   POST /api/disconnect    {product, device}                       -> {ok} (closes the device's link)
+//   POST /api/ota           {version, image: base64, product?}      -> {ok, task} (starts an OTA task)
+//   /fuse-ota/...           OneNET's OTA API for devices (ota-http.ts): token in Authorization instead
+//                           of the console's Host/Origin/JSON rules, which a device cannot meet
 //
 // Any web page the developer has open can send requests to a port on 127.0.0.1, and a name the
 // attacker controls can be re-pointed at 127.0.0.1 (DNS rebinding). So every request must name this
@@ -17,8 +20,10 @@ import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { networkInterfaces } from "node:os";
 import { listen, urlHost } from "./listen.ts";
+import { OTA_STEPS } from "./ota.ts";
+import { OTA_PREFIX } from "./ota-http.ts";
 import { isNumericType, type ThingModel } from "./thing-model.ts";
-import type { DeviceView, EmulatorEvent, SetResult } from "./types.ts";
+import type { DeviceView, EmulatorEvent, OtaTask, SetResult } from "./types.ts";
 
 export interface ConsoleBackend {
   model: ThingModel;
@@ -27,7 +32,14 @@ export interface ConsoleBackend {
   set(product: string, device: string, params: unknown): Promise<SetResult>;
   get(product: string, device: string, ids: unknown): Promise<SetResult>;
   disconnect(product: string, device: string): boolean;
+  /** Requests under /fuse-ota/. */
+  fuseOta(req: IncomingMessage, res: ServerResponse): void;
+  otaTasks(): OtaTask[];
+  startOta(image: Uint8Array, version: string, product?: string): OtaTask;
 }
+
+/** An image for POST /api/ota, base64 in JSON: room for a 1.625 MB OTA slot with plenty to spare. */
+const OTA_UPLOAD_LIMIT = 16 * 1024 * 1024;
 
 export interface ConsoleServer {
   port: number;
@@ -41,7 +53,7 @@ const STATIC: Record<string, [file: string, type: string]> = {
   "/console.css": ["console.css", "text/css; charset=utf-8"],
 };
 
-const WRITES = new Set(["POST /api/set", "POST /api/get", "POST /api/disconnect"]);
+const WRITES = new Set(["POST /api/set", "POST /api/get", "POST /api/disconnect", "POST /api/ota"]);
 
 /** The Host header values that name this console: loopback names, the address it listens on, and
  * when it listens on every interface, each interface's address. */
@@ -140,6 +152,7 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://console");
     const route = `${req.method} ${url.pathname}`;
+    if (url.pathname.startsWith(OTA_PREFIX)) return backend.fuseOta(req, res);
     const refused = refusal(req, route, hosts);
     if (refused) {
       sendJson(res, 403, { ok: false, error: refused });
@@ -152,7 +165,31 @@ export async function startConsole(backend: ConsoleBackend, port: number, host: 
       return;
     }
     if (route === "GET /api/state") {
-      sendJson(res, 200, { model: modelView(backend.model), devices: backend.devices() });
+      sendJson(res, 200, { model: modelView(backend.model), devices: backend.devices(), ota: { tasks: backend.otaTasks(), steps: OTA_STEPS } });
+      return;
+    }
+    if (route === "POST /api/ota") {
+      readBody(req, OTA_UPLOAD_LIMIT)
+        .then((text) => {
+          let body: { version?: unknown; image?: unknown; product?: unknown };
+          try {
+            body = (JSON.parse(text) ?? {}) as typeof body;
+          } catch {
+            return sendJson(res, 400, { ok: false, error: "body is not JSON" });
+          }
+          if (typeof body.image !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.image)) {
+            return sendJson(res, 400, { ok: false, error: "image must be base64" });
+          }
+          if (typeof body.version !== "string") return sendJson(res, 400, { ok: false, error: "version is required" });
+          if (body.product !== undefined && typeof body.product !== "string") return sendJson(res, 400, { ok: false, error: "product must be a string" });
+          try {
+            const task = backend.startOta(Buffer.from(body.image, "base64"), body.version, body.product);
+            return sendJson(res, 200, { ok: true, task });
+          } catch (error) {
+            return sendJson(res, 400, { ok: false, error: (error as Error).message });
+          }
+        })
+        .catch((error: Error) => sendJson(res, 500, { ok: false, error: error.message }));
       return;
     }
     if (route === "GET /api/events") {

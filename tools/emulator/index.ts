@@ -7,6 +7,7 @@
 //   platform.ts        the platform's answers: post/event replies, property set/get from the cloud
 //   registry.ts        registered devices, their state and log, the event stream
 //   console-server.ts  the console's HTTP API and page (console/)
+//   ota.ts, ota-http.ts OTA tasks and notices; OneNET's fuse-ota HTTP API
 //   types.ts           the shapes they share
 export { startEmulator } from "./server.ts";
 export type {
@@ -16,6 +17,8 @@ export type {
   Emulator,
   EmulatorEvent,
   EmulatorOptions,
+  OtaState,
+  OtaTask,
   ProductEntry,
   PropertyValue,
   SetResult,

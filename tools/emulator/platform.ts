@@ -84,6 +84,8 @@ function entryTime(entry: unknown, fallback: number): number {
 
 export class Platform {
   #nextDownlinkId = 0;
+  /** Uplink topics (after the device's prefix) answered elsewhere, e.g. ota/inform_reply by ota.ts. */
+  readonly #routes = new Map<string, (device: DeviceState, payload: Buffer) => void>();
 
   constructor(
     readonly registry: Registry,
@@ -91,10 +93,21 @@ export class Platform {
     readonly options: PlatformOptions,
   ) {}
 
+  route(suffix: string, handler: (device: DeviceState, payload: Buffer) => void): void {
+    this.#routes.set(suffix, handler);
+  }
+
+  /** A fresh numeric id for a platform-to-device message (property set/get, OTA notice). */
+  nextDownlinkId(): string {
+    return String(++this.#nextDownlinkId);
+  }
+
   /** A PUBLISH from a device, after the gate and aedes accepted it. */
   uplink(device: DeviceState, topic: string, payload: Buffer): void {
     if (!topic.startsWith(device.prefix)) return;
     const suffix = topic.slice(device.prefix.length);
+    const routed = this.#routes.get(suffix);
+    if (routed) return routed(device, payload);
     switch (suffix) {
       case "thing/property/post":
         return this.#propertyPost(device, payload);
@@ -254,7 +267,7 @@ export class Platform {
       return Promise.resolve({ ok: false, error: "params must be an array of property identifiers" });
     }
     if (!device.online) return Promise.resolve({ ok: false, error: "device offline" });
-    const id = String(++this.#nextDownlinkId);
+    const id = this.nextDownlinkId();
     const suffix = kind === "set" ? "thing/property/set" : "thing/property/get";
     this.registry.deviceLog(device, "info", `property ${kind} id=${id} ${JSON.stringify(params)}`);
     if (!this.downlink(device, suffix, { id, version: "1.0", params })) {
@@ -300,6 +313,7 @@ export class Platform {
       subscriptions: device.link ? [...device.link.subscriptions] : [],
       posts: device.posts.slice(),
       events: device.events.slice(),
+      ota: { ...device.ota.state, steps: device.ota.state.steps.slice() },
     };
   }
 

@@ -3,6 +3,7 @@
 // responder both write here; neither knows the other.
 import { EventEmitter } from "node:events";
 import { realClock, type Clock } from "./clock.ts";
+import { newDeviceOta, type DeviceOta } from "./ota.ts";
 import type { DeviceEntry, DeviceLogLine, EmulatorEvent, EmulatorOptions, PropertyValue, SetResult, ThingEventRecord } from "./types.ts";
 
 const DEVICE_LOG_LIMIT = 100;
@@ -40,6 +41,8 @@ export interface DeviceState {
   /** Ids of the last 200 accepted property posts, to point out resends. */
   postIds: string[];
   events: ThingEventRecord[];
+  /** OTA: the version it reported, its steps for the current task, the notices sent (ota.ts). */
+  ota: DeviceOta;
 }
 
 export class Registry {
@@ -72,6 +75,7 @@ export class Registry {
         posts: [],
         postIds: [],
         events: [],
+        ota: newDeviceOta(),
       });
     }
     for (const p of options.products ?? []) this.productKeys.set(p.product, p.key);

@@ -1,7 +1,8 @@
-// Test helpers for the emulator's tests (host only): MQTT.js clients acting as (misbehaving) devices.
+// Test helpers for the emulator's tests (host only): MQTT.js clients acting as (misbehaving) devices,
+// device tokens for the fuse-ota API's Authorization, and waiting for a device's OTA state.
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { makeToken } from "./token.ts";
-import type { DeviceEntry } from "./types.ts";
+import { makeToken, type TokenMethod } from "./token.ts";
+import type { DeviceEntry, Emulator, EmulatorEvent, OtaState } from "./types.ts";
 
 export const FAR_ET = 2147483647;
 
@@ -29,12 +30,44 @@ export interface ConnectOutcome {
   closedWithoutConnack?: boolean;
 }
 
+/** The device's token (the MQTT password), also the fuse-ota API's Authorization header. */
+export function deviceToken(entry: DeviceEntry, et = FAR_ET, method: TokenMethod = "sha256"): string {
+  return makeToken({ key: entry.key, res: `products/${entry.product}/devices/${entry.device}`, et, method });
+}
+
+/**
+ * Resolves with the device's OTA state once `pred` holds for it: at once, or at the OTA event
+ * (a version, check, download, status step, notice or notice reply) that makes it hold.
+ */
+export function untilOta(
+  emulator: Pick<Emulator, "events" | "otaState">,
+  entry: Pick<DeviceEntry, "product" | "device">,
+  pred: (state: OtaState) => boolean,
+  timeoutMs = 20000,
+): Promise<OtaState> {
+  const now = emulator.otaState(entry.device, entry.product);
+  if (pred(now)) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const onEvent = (e: EmulatorEvent): void => {
+      if (e.type !== "ota" || e.product !== entry.product || e.device !== entry.device || !pred(e.ota)) return;
+      clearTimeout(timer);
+      emulator.events.off("event", onEvent);
+      resolve(e.ota);
+    };
+    const timer = setTimeout(() => {
+      emulator.events.off("event", onEvent);
+      reject(new Error(`OTA state of ${entry.product}/${entry.device} not reached within ${timeoutMs} ms: ${JSON.stringify(emulator.otaState(entry.device, entry.product))}`));
+    }, timeoutMs);
+    emulator.events.on("event", onEvent);
+  });
+}
+
 /** Connect an MQTT.js client; resolves on CONNACK 0, refusal, or close. Never reconnects. */
 export function connect(brokerUrl: string, entry: DeviceEntry, overrides: Partial<IClientOptions> = {}): Promise<ConnectOutcome> {
   const options: IClientOptions = {
     clientId: entry.device,
     username: entry.product,
-    password: makeToken({ key: entry.key, res: `products/${entry.product}/devices/${entry.device}`, et: FAR_ET }),
+    password: deviceToken(entry),
     protocolVersion: 4,
     clean: true,
     keepalive: 60,

@@ -31,6 +31,11 @@ export interface EmulatorOptions {
    * (tools/emulator/pki.ts), deleted at close.
    */
   tls?: { chain: string; key: string; caPath: string };
+  /**
+   * The fuse-ota HTTP API over HTTPS on this port too (0 picks a free one), with the TLS listener's
+   * certificate; undefined: no HTTPS listener. The API is always on the console's HTTP port as well.
+   */
+  apiTlsPort?: number;
   devices: DeviceEntry[];
   products?: ProductEntry[];
   /** Thing model JSON; default onenet/thing-model.json. */
@@ -92,6 +97,38 @@ export interface DeviceView {
   posts: number[];
   /** The last accepted events, oldest first. */
   events: ThingEventRecord[];
+  /** OTA: reported version, steps for the current task, result, notices and replies. */
+  ota: OtaState;
+}
+
+export interface OtaTask {
+  tid: number;
+  target: string;
+  /** 1 = full image, the only kind the emulator offers. */
+  type: 1;
+  size: number;
+  md5: string;
+  products: string[];
+  created: number;
+}
+
+/** One device's OTA state, as tests (`otaState`) and the console see it. */
+export interface OtaState {
+  /** The version the device last reported (version or check), or the target once it posted 201. */
+  version?: string;
+  /** The task that applies to the device (its product's current task). */
+  tid?: number;
+  /** Status steps the device posted for that task, oldest first. */
+  steps: number[];
+  /** The final step (102..107, 201..207) once the device posted one. */
+  result?: number;
+  /** ota/inform notices sent for the current task, and the valid inform_replies to them. */
+  informs: number;
+  informReplies: number;
+  /** Checks answered (task or not). */
+  checks: number;
+  /** Download requests answered (200 or 206). */
+  downloads: number;
 }
 
 export type EmulatorEvent =
@@ -102,7 +139,9 @@ export type EmulatorEvent =
   | { type: "event"; product: string; device: string; event: ThingEventRecord }
   | { type: "log"; product: string; device: string; line: DeviceLogLine }
   | { type: "subscriptions"; product: string; device: string; subscriptions: string[] }
-  | { type: "reply"; product: string; device: string; kind: "set" | "get"; result: SetResult; params: unknown };
+  | { type: "reply"; product: string; device: string; kind: "set" | "get"; result: SetResult; params: unknown }
+  /** A device's OTA state changed: `what` changed it (a step carries the step); `task` is its current task. */
+  | { type: "ota"; product: string; device: string; what: "task" | "inform" | "inform_reply" | "version" | "check" | "download" | "step"; step?: number; ota: OtaState; task?: OtaTask };
 
 export interface Emulator {
   brokerUrl: string;
@@ -114,6 +153,11 @@ export interface Emulator {
   tlsCaPath?: string;
   tlsCa?: string;
   httpPort: number;
+  /** The fuse-ota API's base URL over HTTP (the console's port), e.g. http://127.0.0.1:8080 */
+  apiUrl: string;
+  /** With `apiTlsPort`: the API over HTTPS (the same certificate and CA as MQTT over TLS). */
+  apiTlsUrl?: string;
+  apiTlsPort?: number;
   model: ThingModel;
   thingModelPath: string;
   /** 'event' with an EmulatorEvent on every change (the console streams these). */
@@ -125,5 +169,14 @@ export interface Emulator {
   getProperties(product: string, device: string, identifiers: string[]): Promise<SetResult>;
   /** Close the device's connection from the platform side (a link fault for reconnect tests). */
   disconnect(product: string, device: string): boolean;
+  /**
+   * Start an OTA task: `image` for `version`, for the devices of `product` (default: every product).
+   * It replaces their previous task, resets their OTA state and sends ota/inform to those online.
+   */
+  startOta(image: Uint8Array, version: string, product?: string): OtaTask;
+  /** A device's OTA state; `product` may be left out when the device name is unique. */
+  otaState(device: string, product?: string): OtaState;
+  /** The current task of each product that has one. */
+  otaTasks(): OtaTask[];
   close(): Promise<void>;
 }

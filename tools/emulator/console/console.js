@@ -1,5 +1,6 @@
 // OneNET emulator console: plain DOM + SVG, no libraries. State from /api/state, then live events
-// from /api/events (server-sent events). Writes go to POST /api/set, which waits for the set_reply.
+// from /api/events (server-sent events). Writes go to POST /api/set, which waits for the set_reply;
+// the OTA panel's image goes to POST /api/ota as base64 in JSON.
 // Requests are same-origin with Content-Type application/json: the server refuses any other write.
 "use strict";
 (function () {
@@ -258,7 +259,91 @@
     if (dev.eventList.childNodes.length === 0) dev.eventList.appendChild($("li", { className: "none", text: "no events yet" }));
   }
 
+  // OTA panel: start a task (image + version -> POST api/ota) and one row per device with what the
+  // device told the fuse-ota API: its version, the last status step as progress, the result.
+  var ota = { steps: {}, tasks: new Map(), rows: new Map() };
+  function stepText(step) {
+    return step <= 100 ? step + "%" : step + " " + (ota.steps[step] || "?");
+  }
+  function taskText(t) {
+    return "tid=" + t.tid + " target=" + t.target + " size=" + t.size + " md5=" + t.md5;
+  }
+  function showTasks() {
+    var list = document.getElementById("ota-tasks");
+    list.textContent = "";
+    ota.tasks.forEach(function (t, product) {
+      list.appendChild($("li", { "data-task": String(t.tid), text: "product " + product + ": " + taskText(t) }));
+    });
+    if (ota.tasks.size === 0) list.appendChild($("li", { className: "none", text: "no task" }));
+  }
+  function setOta(k, state, task) {
+    var row = ota.rows.get(k);
+    if (!row) return;
+    if (task) task.products.forEach(function (p) { ota.tasks.set(p, task); });
+    showTasks();
+    var last = state.steps.length ? state.steps[state.steps.length - 1] : undefined;
+    row.version.textContent = state.version || "–";
+    row.task.textContent = state.tid ? String(state.tid) : "–";
+    row.progress.textContent = "";
+    if (last !== undefined && last <= 100) row.progress.appendChild($("progress", { max: "100", value: String(last) }));
+    row.progress.appendChild(document.createTextNode(last === undefined ? "–" : stepText(last)));
+    row.progress.setAttribute("data-step", last === undefined ? "" : String(last));
+    row.result.textContent = state.result === undefined ? "–" : stepText(state.result);
+    row.result.className = "result" + (state.result === undefined ? "" : state.result === 201 ? " ok" : " bad");
+    row.result.setAttribute("data-result", state.result === undefined ? "" : String(state.result));
+    row.notices.textContent = state.informs + " sent, " + state.informReplies + " answered";
+  }
+  function renderOta(state) {
+    ota.steps = state.ota.steps;
+    ota.tasks = new Map();
+    state.ota.tasks.forEach(function (t) { t.products.forEach(function (p) { ota.tasks.set(p, t); }); });
+    var body = document.getElementById("ota-devices");
+    body.textContent = "";
+    ota.rows = new Map();
+    var products = [];
+    state.devices.forEach(function (view) {
+      var k = key(view.product, view.device);
+      if (products.indexOf(view.product) < 0) products.push(view.product);
+      var row = { version: $("td", { className: "version" }), task: $("td", { className: "task" }), progress: $("td", { className: "progress" }),
+        result: $("td", { className: "result" }), notices: $("td", { className: "notices" }) };
+      body.appendChild($("tr", { "data-ota-device": k }, [$("td", { text: view.device + " (" + view.product + ")" }), row.version, row.task, row.progress, row.result, row.notices]));
+      ota.rows.set(k, row);
+      setOta(k, view.ota);
+    });
+    var select = document.getElementById("ota-product");
+    select.textContent = "";
+    if (products.length > 1) select.appendChild($("option", { value: "", text: "all products" }));
+    products.forEach(function (p) { select.appendChild($("option", { value: p, text: p })); });
+    showTasks();
+  }
+  function toBase64(buffer) {
+    var bytes = new Uint8Array(buffer), parts = [];
+    for (var i = 0; i < bytes.length; i += 0x8000) parts.push(String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)));
+    return btoa(parts.join(""));
+  }
+  document.getElementById("ota-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var reply = document.getElementById("ota-reply");
+    var file = document.getElementById("ota-image").files[0];
+    var version = document.getElementById("ota-version").value.trim();
+    var product = document.getElementById("ota-product").value;
+    if (!file || !version) { reply.className = "reply bad"; reply.textContent = "choose an image file and enter its version"; return; }
+    reply.className = "reply"; reply.textContent = "uploading " + file.name + " (" + file.size + " bytes) …";
+    file.arrayBuffer().then(function (buffer) {
+      var body = { version: version, image: toBase64(buffer) };
+      if (product) body.product = product;
+      return fetch("api/ota", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    }).then(function (r) { return r.json(); }).then(function (res) {
+      if (res.ok) {
+        res.task.products.forEach(function (p) { ota.tasks.set(p, res.task); });
+        showTasks();
+        reply.className = "reply ok"; reply.textContent = "task started: " + taskText(res.task);
+      } else { reply.className = "reply bad"; reply.textContent = "failed: " + res.error; }
+    }, function (err) { reply.className = "reply bad"; reply.textContent = "failed: " + err; });
+  });
+
   function onEvent(ev) {
+    if (ev.type === "ota") setOta(key(ev.product, ev.device), ev.ota, ev.task);
     var dev = devices.get(key(ev.product, ev.device));
     if (!dev) return;
     if (ev.type === "online") setOnline(dev, ev.online, ev.time);
@@ -303,6 +388,7 @@
         main.textContent = "";
         if (state.devices.length === 0) main.appendChild($("p", { className: "empty", text: "No devices registered." }));
         state.devices.forEach(function (view) { main.appendChild(renderDevice(view)); });
+        renderOta(state);
         ready = true;
         held.forEach(onEvent);
         held = [];
