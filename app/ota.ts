@@ -26,8 +26,8 @@ import type { AppConfig } from "./config";
 /** Headers an answer may have, and the longest value read: more is not OneNET, the request is cut. */
 const MAX_HEADERS = 32;
 const MAX_HEADER_VALUE = 256;
-/** While a new image proves itself, how often the pump looks whether it has (ms). */
-const PROVE_POLL = 5000;
+/** While offline, or while a new image proves itself, how often the pump looks again (ms). */
+const POLL = 5000;
 /** Restart this long after the core asks (ms): the last log lines leave the UART first. */
 const RESTART_DELAY = 500;
 const PREF_DOMAIN = "ota";
@@ -179,12 +179,14 @@ export class OtaClient {
       Timer.set(this.#onRestart, RESTART_DELAY);
       return;
     }
-    if (this.#request === undefined) {
+    // HTTP only while the device is online: the MQTT login says the network and OneNET are there.
+    const online = this.#onenet.online;
+    if (this.#request === undefined && online) {
       const r = core.nextRequest(now);
       if (r !== undefined) this.#begin(r);
     }
     let next = core.service(now);
-    if (core.proving && next > now + PROVE_POLL) next = now + PROVE_POLL;
+    if ((core.proving || !online) && next > now + POLL) next = now + POLL;
     if (next !== Infinity) this.#schedule(next > now ? next - now : 1);
   }
 

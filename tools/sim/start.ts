@@ -265,13 +265,14 @@ async function startBroker(config: Record<string, string>, httpPort: number, say
       host: "127.0.0.1",
       port: 0,
       tlsPort: tls ? 0 : undefined,
+      apiTlsPort: tls ? 0 : undefined,
       httpPort,
       devices: [device],
       log: (line: string) => say(`[onenet] ${line}`),
     });
     // The fuse-ota API (updates over the air) is on the console's HTTP port, and over HTTPS on
     // apiTlsPort when this emulator has one (docs/onenet.md "OTA").
-    const apiTls = (emulator as { apiTlsPort?: number }).apiTlsPort;
+    const apiTls = emulator.apiTlsPort;
     const api = tls && apiTls !== undefined ? { port: apiTls, tls: true } : { port: emulator.httpPort, tls: false };
     if (tls && emulator.tlsPort !== undefined) {
       return { host: "127.0.0.1", port: emulator.tlsPort, ca: emulator.tlsCaPath, consoleUrl: emulator.consoleUrl, api, close: () => emulator.close() };
