@@ -9,10 +9,9 @@ import type { Flash } from "embedded:storage/flash";
 import UpdateModule from "embedded:update";
 import type { Update } from "embedded:update";
 import FFI from "mc/ffi";
-import type { OtaSlot } from "../../onenet/ota";
-import type { OtaPlatform } from "../types";
+import type { AppSlot, OtaPlatform } from "../types";
 
-class Slot implements OtaSlot {
+class Slot implements AppSlot {
   #partition: Flash | undefined;
   #update: Update | undefined;
   #size = -1;
