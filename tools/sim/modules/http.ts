@@ -15,6 +15,7 @@
 //  - the request closes itself after 5 or -2; close() stops it at any time and no callback follows.
 // Lane-neutral: no Node API.
 import socket from "./socket.ts";
+import { utf8Bytes } from "../lib/utf8.ts";
 
 type Callback = (message: number, value?: unknown, etc?: unknown) => unknown;
 type SocketLike = {
@@ -307,12 +308,7 @@ export class Request {
 }
 
 function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? (i++, 4) : 3;
-  }
-  return n;
+  return utf8Bytes(s).length;
 }
 
 const http = Object.freeze({ Request });
