@@ -18,6 +18,7 @@ import Clock from "platform/clock";
 import i2c from "platform/i2c";
 import simulated from "platform/sensor";
 import openFlash from "platform/flash";
+import openOta from "platform/ota";
 
 // One clock for every interval in the firmware: the board's tick wraps after 49.7 days (lib/time.ts).
 const uptime = new Uptime(() => Time.ticks);
@@ -56,6 +57,7 @@ function boot(): void {
       i2c,
       extraSensor: simulated,
       flash: openFlash,
+      ota: openOta,
     });
   } catch (e) {
     log.error("app", "boot failed, idle", { error: describe(e) });

@@ -8,7 +8,7 @@
 import Timer from "timer";
 import { describe, type Log } from "../lib/log";
 import { epochKnown, type Uptime } from "../lib/time";
-import type { Clock, FlashRole, I2CRole, Led, SensorRole } from "../platform/types";
+import type { Clock, FlashRole, I2CRole, Led, OtaRole, SensorRole } from "../platform/types";
 import WiFiManager from "../drivers/wifi";
 import Sensors from "../drivers/sensors";
 import Board from "../drivers/board";
@@ -22,6 +22,7 @@ import { loadInterval, saveInterval } from "./settings";
 import { ALARM, SENSOR_PROPERTIES, sensorChange } from "./alarms";
 import { ReadingLog, type Overwrite } from "../store/ring";
 import { BATCH_BYTES, Uplink } from "../store/uplink";
+import { OtaClient } from "./ota";
 
 /** I2C pins when config gives none: the ESP32 DevKit's (the simulator's bus uses the same). */
 const DEFAULT_SDA = 21;
@@ -62,7 +63,15 @@ export interface AppParts {
   readonly uptime: Uptime;
   /** Opens the readings partition (platform/flash). */
   readonly flash: FlashRole;
+  /** The board's OTA parts (platform/ota); none: no updates over the air. */
+  readonly ota?: OtaRole;
 }
+
+/**
+ * No download starts while more readings than this wait in the log: the readings are kept across the
+ * restart (the log is in flash), but a large backlog drains first, while the link is known to work.
+ */
+export const OTA_MAX_BACKLOG = 1000;
 
 /** Largest message the device hands to MQTT: a history batch (store/uplink.ts) and its topic. */
 const MAX_MESSAGE = BATCH_BYTES + 256;
@@ -84,6 +93,8 @@ export default class App {
   /** The readings log and its uplink; undefined when the flash partition could not be opened. */
   ring: ReadingLog | undefined;
   uplink: Uplink | undefined;
+  /** Updates over the air; undefined where the platform has none. */
+  ota: OtaClient | undefined;
   clockStored = false;
   /** Unsent readings overwritten and not yet alarmed (the alarm goes at most once per lap of the ring). */
   lostCount = 0;
@@ -117,6 +128,7 @@ export default class App {
   readonly #onReply = (reply: ReplyInfo): void => {
     try {
       if (reply.code !== 200) this.log.warn("onenet", "post refused", { id: reply.id, code: reply.code, meaning: reply.meaning });
+      else if (this.ota !== undefined) this.ota.replied = true; // a field, not a call: this path is at the stack's limit
       this.uplink?.onReply(reply.id, reply.code);
     } catch (e) {
       this.log.error("onenet", "reply handler failed", { error: describe(e) });
@@ -177,6 +189,7 @@ export default class App {
       epochMs: () => (epochKnown(Date.now()) ? Date.now() : undefined),
       onOnline: (online) => this.guard("onenet", "online handler", () => this.onOnline(online)),
       onMissing: (id) => this.guard("store", "missing reply", () => this.uplink?.onMissing(id)),
+      onOtaInform: (payload) => this.guard("ota", "inform", () => this.ota?.inform(payload)),
       boot: this.ring?.boot,
       maxMessageBytes: MAX_MESSAGE,
       log,
@@ -204,12 +217,27 @@ export default class App {
       });
     }
 
+    const otaRole = parts.ota;
+    if (otaRole !== undefined) {
+      this.guard("ota", "start", () => {
+        const platform = otaRole();
+        if (platform === undefined) return;
+        this.ota = new OtaClient({ cfg, log, uptime: parts.uptime, onenet: this.onenet, platform, holdDownload: () => this.otaHold() });
+      });
+    }
+
     this.reportTimer = Timer.repeat(() => this.guard("app", "report", () => this.report()), this.interval * 1000);
     Timer.repeat(() => this.guard("app", "status", () => this.status()), STATUS_EVERY);
 
     this.onenet.networkDown();
     this.onenet.connect();
     this.wifi.start();
+  }
+
+  /** Why an update download must wait now, or undefined (the readings log writes through, so it is always persisted). */
+  otaHold(): string | undefined {
+    const backlog = this.ring?.pending ?? 0;
+    return backlog > OTA_MAX_BACKLOG ? `readings backlog ${backlog} > ${OTA_MAX_BACKLOG}` : undefined;
   }
 
   /** Runs `fn`, logging instead of propagating an exception: the app loop never dies. */

@@ -10,6 +10,7 @@
 
 import { Checker, describeProblems, toInteger, type ConfigProblem, type RawConfig } from "../lib/checker";
 import { checkOneNet, DEFAULTS as ONENET_DEFAULTS, hostPattern, LIMITS as ONENET_LIMITS, type OneNetConfig, type TokenMethod } from "../onenet/config";
+import { isVersion } from "../onenet/ota";
 
 export { describeProblems, toInteger, type ConfigProblem, type RawConfig };
 
@@ -34,7 +35,23 @@ export interface AppConfig extends OneNetConfig {
   readonly sntp: string | undefined;
   /** The OneNET keys alone, for the OneNET device. */
   readonly onenet: OneNetConfig;
+  /** The running image's version (the build's manifest `config.version`). */
+  readonly version: string;
+  /** Updates over the air (app/ota.ts): OneNET's HTTP API endpoint and how often to check. */
+  readonly ota: OtaConfig;
 }
+
+export interface OtaConfig {
+  readonly host: string;
+  readonly port: number;
+  /** HTTPS with OneNET's CA (default: as `tls`). */
+  readonly tls: boolean;
+  /** Hours between update checks; 0: only at boot and when OneNET says so (ota/inform). */
+  readonly checkHours: number;
+}
+
+/** OneNET's HTTP API (docs/onenet.md "OTA"). */
+export const OTA_ENDPOINT = Object.freeze({ host: "iot-api.heclouds.com", tlsPort: 443, plainPort: 80 } as const);
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: AppConfig }
@@ -44,18 +61,23 @@ export type ConfigResult =
 export const DEFAULTS = Object.freeze({
   ...ONENET_DEFAULTS,
   loglevel: "info" as LogLevelName,
+  version: "1.0.0",
+  otaCheck: 24,
 } as const);
 
 /** Every numeric limit of the config, OneNET's included: one definition (onenet/config.ts). */
 export const LIMITS = Object.freeze({
   ...ONENET_LIMITS,
   pin: Object.freeze({ min: 0, max: 48 } as const),
+  /** Hours between update checks: at most a year. */
+  otaCheck: Object.freeze({ min: 0, max: 8760 } as const),
 });
 
 /** Every key the firmware reads from mc/config (the simulator refuses flags outside these and its own). */
 export const CONFIG_KEYS: readonly string[] = Object.freeze([
   "ssid", "password", "product", "device", "key", "tls", "host", "port", "interval", "keepalive", "method", "et",
   "tokenTtl", "led", "ledInvert", "sda", "scl", "loglevel", "sntp", "board",
+  "version", "otaHost", "otaPort", "otaTls", "otaCheck",
 ]);
 
 const LEVELS: readonly LogLevelName[] = Object.freeze(["debug", "info", "warn", "error"] as LogLevelName[]);
@@ -106,8 +128,16 @@ export function validateConfig(raw: RawConfig): ConfigResult {
     c.fail(sda === undefined ? "sda" : "scl", "give both sda and scl, or neither");
   }
 
+  let version = c.string("version", false) ?? DEFAULTS.version;
+  if (!isVersion(version)) version = c.fail("version", "not a version (1..64 printable ASCII characters, no spaces)") ?? DEFAULTS.version;
+  const otaHost = c.matching("otaHost", false, hostPattern(), "not a host name or IPv4 address") ?? OTA_ENDPOINT.host;
+  const otaTls = c.boolean("otaTls", onenet?.tls ?? DEFAULTS.tls);
+  const otaPort = c.integer("otaPort", LIMITS.port, otaTls ? OTA_ENDPOINT.tlsPort : OTA_ENDPOINT.plainPort);
+  const checkHours = c.integer("otaCheck", LIMITS.otaCheck, DEFAULTS.otaCheck);
+  const ota: OtaConfig = { host: otaHost, port: otaPort, tls: otaTls, checkHours };
+
   if (c.problems.length > 0 || onenet === undefined) return { ok: false, problems: c.problems };
-  return { ok: true, config: { ...onenet, ssid, password, led, ledInvert, sda, scl, loglevel, sntp, onenet } };
+  return { ok: true, config: { ...onenet, ssid, password, led, ledInvert, sda, scl, loglevel, sntp, onenet, version, ota } };
 }
 
 /**
@@ -134,5 +164,10 @@ export function configSummary(config: AppConfig): { readonly [name: string]: str
     sda: config.sda,
     scl: config.scl,
     loglevel: config.loglevel,
+    version: config.version,
+    otaHost: config.ota.host,
+    otaPort: config.ota.port,
+    otaTls: config.ota.tls,
+    otaCheck: config.ota.checkHours,
   };
 }

@@ -194,9 +194,9 @@ export class OneNetClient {
     return id;
   }
 
-  /** Publishes on another topic of the device's space (QoS 0/1, no retain), paced like the rest. */
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1 = 0): void {
-    this.device.publish(topic, payload, qos, false, this.#uptime.now());
+  /** Publishes on another topic of the device's space (QoS 0/1, no retain), paced like the rest; `reply`: before posts. */
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1 = 0, reply = false): void {
+    this.device.publish(topic, payload, qos, false, this.#uptime.now(), reply);
     this.#service();
   }
 

@@ -29,7 +29,7 @@ import {
 } from "./payload";
 import type { HistorySeries, Reply } from "./payload";
 import { token, tokenExpiry } from "./token";
-import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_HISTORY_REPLY, DOWN_NONE, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
+import { DOWN_EVENT_REPLY, DOWN_GET, DOWN_HISTORY_REPLY, DOWN_NONE, DOWN_OTA_INFORM, DOWN_POST_REPLY, DOWN_SET, Topics } from "./topics";
 import { utf8Encode } from "../lib/utf8";
 import type { Level, Logger } from "../lib/log";
 
@@ -94,6 +94,8 @@ export interface OneNetDeviceOptions {
   readonly maxMessageBytes?: number;
   /** Replies (set/get answers) waiting at most; a flood beyond it drops the oldest. Default 8. */
   readonly replyLimit?: number;
+  /** An `ota/inform` notice (onenet/ota.ts); its payload is only valid during the call. */
+  readonly onOtaInform?: (payload: Uint8Array) => void;
 }
 
 /** A reply's `msg` at most this long: it echoes identifiers from the cloud, which must not grow it without bound. */
@@ -345,12 +347,15 @@ export class OneNetDevice {
     return id;
   }
 
-  /** Publishes on another topic of the device's own space, through the same guards and pacing. */
-  publish(topic: string, payload: Uint8Array, qos: number, retain: boolean, now: number): void {
+  /**
+   * Publishes on another topic of the device's own space, through the same guards and pacing. `reply`:
+   * an answer the platform waits for (ota/inform_reply), sent before posts like set/get replies.
+   */
+  publish(topic: string, payload: Uint8Array, qos: number, retain: boolean, now: number, reply = false): void {
     this.#now = now;
     checkPublish(this.topics, topic, qos, retain);
     this.#checkRoom();
-    this.#enqueue(this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
+    this.#enqueue(reply ? this.#replies : this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
   }
 
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
@@ -375,6 +380,9 @@ export class OneNetDevice {
         return true;
       case DOWN_GET:
         this.#onGet(payload);
+        return true;
+      case DOWN_OTA_INFORM:
+        this.#options.onOtaInform?.(payload);
         return true;
       default:
         return false;

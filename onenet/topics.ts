@@ -3,13 +3,14 @@
 // by string equality, with no per-message allocation.
 
 /** What a downlink topic is (plain numbers: no enum, so any TS-stripping tool compiles this file). */
-export type Downlink = 0 | 1 | 2 | 3 | 4 | 5;
+export type Downlink = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 export const DOWN_NONE = 0;
 export const DOWN_POST_REPLY = 1;
 export const DOWN_SET = 2;
 export const DOWN_GET = 3;
 export const DOWN_EVENT_REPLY = 4;
 export const DOWN_HISTORY_REPLY = 5;
+export const DOWN_OTA_INFORM = 6;
 
 export class Topics {
   /** `$sys/{pid}/{device}/` */
@@ -27,6 +28,9 @@ export class Topics {
   readonly historyPostReply: string;
   /** `$sys/{pid}/{device}/thing/#`, what the official SDK subscribes to. */
   readonly thingAll: string;
+  /** OTA notices ("go and check", onenet/ota.ts) and their answer. */
+  readonly otaInform: string;
+  readonly otaInformReply: string;
 
   constructor(product: string, device: string) {
     const p = `$sys/${product}/${device}/`;
@@ -42,11 +46,13 @@ export class Topics {
     this.historyPost = p + "thing/history/post";
     this.historyPostReply = p + "thing/history/post/reply";
     this.thingAll = p + "thing/#";
+    this.otaInform = p + "ota/inform";
+    this.otaInformReply = p + "ota/inform_reply";
   }
 
-  /** The downlink topics the device needs (post replies, property set and get): one SUBSCRIBE. */
+  /** The downlink topics the device needs (post replies, property set and get, OTA notices): one SUBSCRIBE. */
   subscriptions(): string[] {
-    return [this.propertyPostReply, this.propertySet, this.propertyGet, this.eventPostReply, this.historyPostReply];
+    return [this.propertyPostReply, this.propertySet, this.propertyGet, this.eventPostReply, this.historyPostReply, this.otaInform];
   }
 
   classify(topic: string): Downlink {
@@ -55,6 +61,7 @@ export class Topics {
     if (topic === this.propertyGet) return DOWN_GET;
     if (topic === this.eventPostReply) return DOWN_EVENT_REPLY;
     if (topic === this.historyPostReply) return DOWN_HISTORY_REPLY;
+    if (topic === this.otaInform) return DOWN_OTA_INFORM;
     return DOWN_NONE;
   }
 

@@ -1,7 +1,7 @@
 // Compile-time only: every platform folder provides every role with the shape of platform/types.ts.
 // tsconfig.json type-checks this file; no build loads it.
 
-import type { ClockClass, FlashRole, I2CRole, LedClass, SensorRole } from "./types";
+import type { ClockClass, FlashRole, I2CRole, LedClass, OtaRole, SensorRole } from "./types";
 import type Esp32Led from "./esp32/led";
 import type SimLed from "./sim/led";
 import type Esp32Clock from "./esp32/clock";
@@ -12,6 +12,8 @@ import type esp32Sensor from "./esp32/sensor";
 import type simSensor from "./sim/sensor";
 import type esp32Flash from "./esp32/flash";
 import type simFlash from "./sim/flash";
+import type esp32Ota from "./esp32/ota";
+import type simOta from "./sim/ota";
 
 type Is<T, _Shape extends T> = true;
 
@@ -26,4 +28,6 @@ export type Conformance = [
   Is<SensorRole, typeof simSensor>,
   Is<FlashRole, typeof esp32Flash>,
   Is<FlashRole, typeof simFlash>,
+  Is<OtaRole, typeof esp32Ota>,
+  Is<OtaRole, typeof simOta>,
 ];

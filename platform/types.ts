@@ -72,3 +72,28 @@ export type SensorRole = ExtraSensorClass | undefined;
  * The board's is its flash; the desktop simulators' a RAM model that a restart empties.
  */
 export type FlashRole = (partition: string) => FlashLike;
+
+/** The next OTA app slot (the shape onenet/ota.ts's OtaSlot port takes). */
+export interface AppSlot {
+  /** Bytes the slot holds. */
+  readonly size: number;
+  /** Opens the slot for an image of `size` bytes, written in order. */
+  begin(size: number): void;
+  write(bytes: ArrayBuffer): void;
+  /** Ends the image and makes it the one booted next; throws when the image is refused. */
+  complete(): void;
+  /** Closes the slot without switching the boot image. */
+  abort(): void;
+}
+
+/** The board's OTA parts (app/ota.ts): the next app slot, restart, and ending the rollback window. */
+export interface OtaPlatform {
+  readonly slot: AppSlot;
+  /** Restarts the board (does not return on the board). */
+  restart(): void;
+  /** Marks the running image valid (ESP-IDF: no rollback at the next restart); false when refused. */
+  markValid(): boolean;
+}
+
+/** Opens the OTA parts, or undefined where the platform has none (the desktop simulators). */
+export type OtaRole = () => OtaPlatform | undefined;

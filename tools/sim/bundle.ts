@@ -24,8 +24,11 @@ export interface Bundle {
 export class LineMap {
   readonly #map: SourceMap;
   readonly #code: string[];
+  /** The source map itself (an OTA image carries it, tools/sim/image.ts). */
+  readonly payload: SourceMapPayload;
 
   constructor(map: SourceMapPayload, code: string) {
+    this.payload = map;
     this.#map = new SourceMap(map);
     this.#code = code.split("\n");
   }
@@ -66,8 +69,12 @@ const moddable: Plugin = {
   },
 };
 
-/** Bundles `entryCode` (ES module text, resolved relative to `resolveDir`) after the XS bridge. */
-export async function bundle(entryCode: string, resolveDir: string = projectRoot): Promise<Bundle> {
+/**
+ * Bundles `entryCode` (ES module text, resolved relative to `resolveDir`) after the XS bridge.
+ * `buildConfig`: mc/config values baked into the bundle (as mcconfig bakes the manifest's "config"),
+ * over what the lane's configuration says (tools/sim/image.ts bakes `version` this way).
+ */
+export async function bundle(entryCode: string, resolveDir: string = projectRoot, buildConfig?: Record<string, string>): Promise<Bundle> {
   const contents = `import ${JSON.stringify(bridgePath)};\n${entryCode}`;
   const result = await build({
     stdin: { contents, resolveDir, sourcefile: "sim-entry.ts", loader: "ts" },
@@ -82,6 +89,7 @@ export async function bundle(entryCode: string, resolveDir: string = projectRoot
     legalComments: "none",
     logLevel: "silent",
     plugins: [moddable],
+    banner: buildConfig === undefined ? undefined : { js: `globalThis.__simBuildConfig=${JSON.stringify(buildConfig)};` },
   });
   let code = "";
   let map: SourceMapPayload | undefined;

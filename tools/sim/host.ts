@@ -70,6 +70,15 @@ export interface Host {
   storageSet(key: string, value: string | undefined): void;
   storageKeys(prefix: string): string[];
 
+  /**
+   * The OTA app slots (ota_0, ota_1) beside the flash file: erase (empties the slot, as esp_ota_begin
+   * erases) and write at an offset. The bootloader side (tools/sim/boot.ts) reads them host-side.
+   */
+  slotErase(slot: string): void;
+  slotWrite(slot: string, offset: number, bytes: Uint8Array): void;
+  /** The board restarts (esp_restart): the lane delivers nothing more; npm start boots again. */
+  restart(): void;
+
   /** One line of device output (trace), without the trailing newline. */
   log(line: string): void;
   /** The `key=value` configuration (what mcconfig would put in mc/config). */

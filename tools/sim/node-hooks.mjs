@@ -8,7 +8,9 @@ const modulesUrl = new URL("./modules/", import.meta.url);
 const listed = JSON.parse(readFileSync(new URL("./specifiers.json", import.meta.url), "utf8"));
 
 export async function resolve(specifier, context, nextResolve) {
-  const rel = Object.prototype.hasOwnProperty.call(listed, specifier) ? listed[specifier] : undefined;
+  // Only for our own files: packages asking for Node's own "http" or "net" get Node's.
+  const ours = context.parentURL === undefined || !context.parentURL.includes("/node_modules/");
+  const rel = ours && Object.prototype.hasOwnProperty.call(listed, specifier) ? listed[specifier] : undefined;
   if (rel !== undefined) {
     const url = new URL(rel, modulesUrl);
     if (existsSync(url)) return nextResolve(url.href, context);

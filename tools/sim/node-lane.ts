@@ -23,6 +23,8 @@ export class NodeLane {
   readonly log: LaneLog = { lines: [], onLine: undefined };
   /** Notifications from in-lane models via Host.emit, in order. */
   readonly events: Array<{ topic: string; detail: string; at: number }> = [];
+  /** Restarts the firmware asked for (a Node-lane process cannot reboot it: tests read this). */
+  restarts = 0;
   #wake: () => void = () => {};
   readonly host: Host;
 
@@ -45,6 +47,12 @@ export class NodeLane {
       storageGet: (key) => lane.storage.get(key),
       storageSet: (key, value) => lane.storage.set(key, value),
       storageKeys: (prefix) => lane.storage.keys(prefix),
+      slotErase: (slot) => lane.storage.slotErase(slot),
+      slotWrite: (slot, offset, bytes) => lane.storage.slotWrite(slot, offset, bytes),
+      restart: () => {
+        lane.restarts++;
+        lane.events.push({ topic: "system", detail: "restart", at: lane.clock.now() });
+      },
       log: (line) => {
         lane.log.lines.push(line);
         lane.log.onLine?.(line);

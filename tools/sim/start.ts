@@ -24,6 +24,8 @@ import { parseLine, type LogLine } from "../monitor/log-line.ts";
 import { projectRoot } from "./bundle.ts";
 import { XsLane, FirmwareError } from "./xs-lane.ts";
 import { certificateFile } from "./resources.ts";
+import { Storage } from "./storage.ts";
+import { bootloader } from "./boot.ts";
 
 /** Demo identity for the local emulator (never a real device's). */
 export const DEMO = {
@@ -244,6 +246,8 @@ interface Broker {
   consoleUrl?: string;
   /** With TLS: the CA file the device must trust. */
   ca?: string;
+  /** The OneNET HTTP API (fuse-ota) of the emulator. */
+  api?: { port: number; tls: boolean };
   close(): Promise<void>;
 }
 
@@ -261,14 +265,19 @@ async function startBroker(config: Record<string, string>, httpPort: number, say
       host: "127.0.0.1",
       port: 0,
       tlsPort: tls ? 0 : undefined,
+      apiTlsPort: tls ? 0 : undefined,
       httpPort,
       devices: [device],
       log: (line: string) => say(`[onenet] ${line}`),
     });
+    // The fuse-ota API (updates over the air) is on the console's HTTP port, and over HTTPS on
+    // apiTlsPort when this emulator has one (docs/onenet.md "OTA").
+    const apiTls = emulator.apiTlsPort;
+    const api = tls && apiTls !== undefined ? { port: apiTls, tls: true } : { port: emulator.httpPort, tls: false };
     if (tls && emulator.tlsPort !== undefined) {
-      return { host: "127.0.0.1", port: emulator.tlsPort, ca: emulator.tlsCaPath, consoleUrl: emulator.consoleUrl, close: () => emulator.close() };
+      return { host: "127.0.0.1", port: emulator.tlsPort, ca: emulator.tlsCaPath, consoleUrl: emulator.consoleUrl, api, close: () => emulator.close() };
     }
-    return { host: "127.0.0.1", port: emulator.port, consoleUrl: emulator.consoleUrl, close: () => emulator.close() };
+    return { host: "127.0.0.1", port: emulator.port, consoleUrl: emulator.consoleUrl, api, close: () => emulator.close() };
   }
   // Fallback: a plain embedded MQTT broker (no OneNET rules).
   const { Aedes } = await import("aedes");
@@ -344,10 +353,19 @@ export async function main(argv: string[], env: { readonly [name: string]: strin
       out(`[sim] TLS to the emulator: the device trusts its test CA ${broker.ca} in place of OneNET's (tls=0 for plain TCP)`);
     }
     if (broker.consoleUrl) out(`[sim] OneNET emulator console: ${broker.consoleUrl}`);
+    if (broker.api !== undefined && given.otaHost === undefined) {
+      config.otaHost = broker.host;
+      config.otaPort = String(broker.api.port);
+      config.otaTls = broker.api.tls ? "1" : "0";
+      out(`[sim] updates over the air from the emulator: ${broker.api.tls ? "https" : "http"}://${broker.host}:${broker.api.port}/fuse-ota/`);
+    }
   }
   const flash = resolve(sim.flash ?? defaultFlash(config));
   mkdirSync(dirname(flash), { recursive: true });
-  if (sim.fresh === "1") rmSync(flash, { force: true });
+  if (sim.fresh === "1") {
+    rmSync(flash, { force: true });
+    new Storage(flash).slotsClear();
+  }
   const entry = sim.entry ?? FIRMWARE;
   out(`[sim] flash: ${flash}${sim.fresh === "1" ? " (emptied: fresh=1)" : " (fresh=1 empties it)"}`);
   // The board's millisecond counter (tools/sim/modules/time.ts): ticks=2147470000 reaches the ESP32's
@@ -379,30 +397,55 @@ export async function main(argv: string[], env: { readonly [name: string]: strin
     const record = parseLine(line);
     if (record !== undefined && stoppedBy === undefined && stoppedAtBoot(record)) stoppedBy = record;
   };
-  try {
-    lane = await XsLane.start({ entry, clock: "real", config, storagePath: flash, onLog });
-  } catch (error) {
-    if (error instanceof FirmwareError) err(`[sim] firmware exception at boot: ${error.message}\n${error.xsStack}`);
-    else err(`[sim] could not start the firmware: ${error instanceof Error ? error.message : String(error)}`);
-    return stop(1);
-  }
-  if (stoppedBy !== undefined) {
-    err(`[sim] the firmware stopped at boot (its ERROR ${stoppedBy.area} line above says why); a board would idle here, the simulator exits`);
-    return stop(1);
-  }
+  // The flash (preferences, readings log, outbox, OTA slots) stays across restarts; the bootloader
+  // picks the slot to boot at each (tools/sim/boot.ts: an OTA image, or the project's source).
+  const storage = new Storage(flash);
+  const boot = async (): Promise<number | undefined> => {
+    const choice = bootloader(storage);
+    out(`[sim] ${choice.note}`);
+    try {
+      lane = await XsLane.start({ entry, clock: "real", config, storage, bundle: choice.image?.bundle, onLog });
+    } catch (error) {
+      if (error instanceof FirmwareError) err(`[sim] firmware exception at boot: ${error.message}\n${error.xsStack}`);
+      else err(`[sim] could not start the firmware: ${error instanceof Error ? error.message : String(error)}`);
+      return stop(1);
+    }
+    if (stoppedBy !== undefined) {
+      err(`[sim] the firmware stopped at boot (its ERROR ${stoppedBy.area} line above says why); a board would idle here, the simulator exits`);
+      return stop(1);
+    }
+    return undefined;
+  };
+  const failed = await boot();
+  if (failed !== undefined) return failed;
 
-  const running = lane;
   return new Promise<number>((resolve) => {
     void signalled.then(() => {
       out("[sim] stopping");
       void stop(0).then(resolve);
     });
+    let rebooting = false;
     const watch = setInterval(() => {
+      const running = lane;
       if (stopping) clearInterval(watch);
+      else if (running === undefined || rebooting) return;
       else if (running.fatal) {
         clearInterval(watch);
         err(`[sim] firmware exception: ${running.fatal.message}\n${running.fatal.xsStack}`);
         void stop(1).then(resolve);
+      } else if (running.restarted) {
+        // esp_restart: the same flash, the bootloader picks the slot again.
+        rebooting = true;
+        out("[sim] the firmware restarted the board");
+        void running.close().then(async () => {
+          lane = undefined;
+          const code = stopping ? undefined : await boot();
+          rebooting = false;
+          if (code !== undefined) {
+            clearInterval(watch);
+            resolve(code);
+          }
+        });
       }
     }, 50);
   });

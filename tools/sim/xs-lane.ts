@@ -145,6 +145,9 @@ export class XsLane {
   readonly logs: string[] = [];
   readonly events: Array<{ topic: string; detail: string; at: number }> = [];
   onLog: ((line: string) => void) | undefined;
+  /** Set when the firmware restarted the board (the lane stops delivering events; npm start boots again). */
+  restarted = false;
+  onRestart: (() => void) | undefined;
   /** Set when a firmware exception escaped (the lane stops delivering events). */
   fatal: FirmwareError | undefined;
   /**
@@ -478,7 +481,7 @@ export class XsLane {
 
   #deliverRaw(header: unknown[], payload?: Uint8Array): Promise<{ reply: Uint8Array }> {
     const run = this.#deliveries.then(async () => {
-      if (this.#closed || this.fatal) return { reply: EMPTY };
+      if (this.#closed || this.fatal || this.restarted) return { reply: EMPTY };
       const [kind, ...rest] = header;
       const message = frame(enc.encode(JSON.stringify([kind, this.clock.now(), this.clock.epoch(), ...rest])), payload);
       const { reply } = await this.#crank(() => this.#worker.command(message), "command");
@@ -540,6 +543,18 @@ export class XsLane {
         return EMPTY;
       case "storageKeys":
         return json(this.storage.keys(header[1] as string));
+      case "slotErase":
+        this.storage.slotErase(header[1] as string);
+        return EMPTY;
+      case "slotWrite":
+        this.storage.slotWrite(header[1] as string, header[2] as number, request.slice(split + 1));
+        return EMPTY;
+      case "restart":
+        // esp_restart does not return: nothing more is delivered to this firmware.
+        this.restarted = true;
+        this.events.push({ topic: "system", detail: "restart", at: this.clock.now() });
+        this.onRestart?.();
+        return EMPTY;
       case "log": {
         const line = header[1] as string;
         this.logs.push(line);

@@ -143,6 +143,15 @@ const xsHost: Host = {
     call(["storageSet", key, value === undefined ? null : value]);
   },
   storageKeys: (prefix) => callJson(["storageKeys", prefix]) as string[],
+  slotErase: (slot) => {
+    call(["slotErase", slot]);
+  },
+  slotWrite: (slot, offset, bytes) => {
+    call(["slotWrite", slot, offset], bytes);
+  },
+  restart: () => {
+    call(["restart"]);
+  },
   log: (line) => {
     call(["log", line]);
   },

@@ -5,6 +5,7 @@
 // - erase sets a whole 4 KB block to 0xFF; a write can only clear bits (the stored byte becomes
 //   old AND new, as NOR does silently); read(byteLength, offset) or read(buffer, offset);
 // - status() -> {size, blockLength, blocks, writeAlign, eraseValue}.
+// - "nextota" and "running" open the app slots as handles for embedded:update (tools/sim/lib/otadata.ts).
 // Contents persist through the host storage in 256-byte pages (the NOR program page), keyed
 // `flash/<partition>/<page>`, so a lane rebooted on the same storage finds them; an erased page has no key.
 // Named control "flash.nor" (tests): `cut write <n>` / `cut erase <n>` makes the next write (erase)
@@ -12,6 +13,7 @@
 // <hex>` sets raw bytes (corruption, ignoring the NOR rule); `stats` answers JSON (erases per block,
 // writes, bytes written, bytes programmed twice in one lap); `ok` clears a pending cut. Lane-neutral.
 import { control, host } from "../../../host.ts";
+import { AppPartition, nextSlot, OTADATA_KEY, parseOtaData } from "../../../lib/otadata.ts";
 
 const BLOCK = 4096;
 const PAGE = 256;
@@ -210,6 +212,12 @@ const FlashStorage = Object.freeze({
   open(options: { path: string; mode?: "r" | "r+" }): Flash {
     if (typeof options?.path !== "string") throw new Error("no path");
     if (options.mode !== undefined && options.mode !== "r" && options.mode !== "r+") throw new Error("invalid mode");
+    // The app slots as the ESP32's flash module names them (esp_ota_get_next_update_partition /
+    // esp_ota_get_running_partition): handles for embedded:update (tools/sim/lib/otadata.ts).
+    if (options.path === "nextota" || options.path === "running") {
+      const data = parseOtaData(host().storageGet(OTADATA_KEY));
+      return new AppPartition(options.path === "nextota" ? nextSlot(data) : data.running, options.mode !== "r") as unknown as Flash;
+    }
     return new Flash(options.path, options.mode === "r");
   },
 });
