@@ -11,7 +11,7 @@ import Timer from "timer";
 import { describe, Log, parseLevel } from "./lib/log";
 import { Uptime } from "./lib/time";
 import { configSummary, describeProblems, validateConfig } from "./app/config";
-import { boardName, VERSION } from "./app/info";
+import { boardName, runningVersion } from "./app/info";
 import App from "./app/app";
 import Led from "platform/led";
 import Clock from "platform/clock";
@@ -32,7 +32,7 @@ function idle(reason: string): void {
 }
 
 function boot(): void {
-  log.info("app", "boot", { version: VERSION, board: boardName(), gpio: Led.driver, clock: Clock.source });
+  log.info("app", "boot", { version: runningVersion(), board: boardName(), gpio: Led.driver, clock: Clock.source });
   const checked = validateConfig(config);
   if (!checked.ok) {
     log.error("config", "boot stopped, fix these keys and rebuild: " + describeProblems(checked.problems));

@@ -2,8 +2,15 @@
 
 import config from "mc/config";
 
-/** Firmware version; test/app-config.test.ts checks it against package.json. */
-export const VERSION = "0.1.0";
+/**
+ * The running image's version: `config.version`, baked in by the build (manifest.json, or
+ * `npm run image -- version=`); test/app-config.test.ts keeps the manifest, the config default and
+ * package.json on one number.
+ */
+export function runningVersion(): string {
+  const v = config.version;
+  return typeof v === "string" && v !== "" ? v : "unknown";
+}
 
 /**
  * The board name: `config.board`, which manifest.json sets per platform ("esp32", "esp32/<board>",

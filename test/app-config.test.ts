@@ -11,7 +11,6 @@ import { describe, formatLine, isSecretName, Log, mask, MASK, parseLevel } from 
 import { configSummary, describeProblems, toInteger, validateConfig, DEFAULTS, type AppConfig } from "../app/config.ts";
 import { DEFAULT_ET, parseConfig } from "../onenet/config.ts";
 import { ConfigError } from "../onenet/errors.ts";
-import { VERSION } from "../app/info.ts";
 import { CONNACK_HINTS } from "../app/hints.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -211,9 +210,11 @@ test("config summary for the boot banner shows no secret once logged", () => {
   assert.match(lines[0], /ssid=home-net password=\*\*\* open=false product=EJyXIoGn8p device=test key=\*\*\* /);
 });
 
-test("VERSION matches package.json; CONNACK hints cover the refusal codes 1..5 [MQTT-3.2.2.3]", () => {
+test("one firmware version: manifest config.version = the config default = package.json; CONNACK hints cover the refusal codes 1..5 [MQTT-3.2.2.3]", () => {
   const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { version: string };
-  assert.equal(VERSION, pkg.version);
+  const manifest = JSON.parse(readFileSync(`${root}manifest.json`, "utf8")) as { config: { version: string } };
+  assert.equal(manifest.config.version, pkg.version);
+  assert.equal(DEFAULTS.version, pkg.version);
   for (let code = 1; code <= 5; code++) assert.ok(CONNACK_HINTS[code], `hint for ${code}`);
   assert.match(CONNACK_HINTS[4], /1106 signature mismatch/);
 });

@@ -113,7 +113,10 @@ function runDevice(device: OneNetDevice, port: number) {
   let socket: Socket | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // When each publish was handed over, on the clock the device paces by (the `now` it was serviced
+  // with): a second performance.now() taken inside publish would add the host's own pauses to the gap.
   const sentAt: number[] = [];
+  let deviceNow = 0;
   /** Control packets the device wrote, in order ("connect", "subscribe", "publish", ...). */
   const wrote: string[] = [];
   /** CONNACK return codes of refused logins, as the session reported them. */
@@ -129,7 +132,7 @@ function runDevice(device: OneNetDevice, port: number) {
     if (stopped) return;
     const t = now();
     session.handleTimeout(t);
-    let next = device.service(t);
+    let next = device.service((deviceNow = t));
     for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) write(packet);
     for (let e = session.pollEvent(); e; e = session.pollEvent()) {
       if (e.type === "open") {
@@ -162,7 +165,7 @@ function runDevice(device: OneNetDevice, port: number) {
       else if (e.type === "refused") refused.push(e.returnCode);
     }
     for (let packet = session.pollTransmit(); packet; packet = session.pollTransmit()) write(packet);
-    next = Math.min(next, device.service(now()));
+    next = Math.min(next, device.service((deviceNow = now())));
     const d = session.nextDeadline();
     if (d >= 0) next = Math.min(next, d);
     if (timer) clearTimeout(timer);
@@ -172,7 +175,7 @@ function runDevice(device: OneNetDevice, port: number) {
   const link = {
     publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean) {
       if (session.publish(topic, payload, qos, retain, now()) === 0) throw new Error("outbox full");
-      sentAt.push(now());
+      sentAt.push(deviceNow);
     },
     subscribe(topics: readonly string[], qos: 0 | 1) {
       session.subscribe(topics.map((topic) => ({ topic, qos })), now());
