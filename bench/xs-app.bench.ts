@@ -196,7 +196,7 @@ async function app(report: Report): Promise<number | undefined> {
 
 // The naive firmware: the same sensors, the OneNET login done with our codec (once, not measured),
 // then every interval a hand-made post.
-const NAIVE = `
+export const NAIVE = `
   import Timer from "timer";
   import { Socket } from "socket";
   import config from "mc/config";

@@ -1,19 +1,22 @@
 // Where the app's computrons per report go: `node --import tsx bench/xs-profile.ts [reports]`.
-// Runs main.ts as bench/xs-app.bench.ts does (same emulator, virtual clock, interval), with every
-// method of the classes on the report and reply paths metered (bench/xs/profile-app.ts), and prints
-// per report: each method's calls and computrons (self: without the metered methods it calls; total:
-// with them), then the same summed by layer. The firmware's figure is the crank total less what the
-// simulator's stand-ins took (their own methods: I2C chips, flash, socket, timer, the host bridge).
-// Not a bench row: the wrappers cost computrons of their own (printed as "wrapper"), so only
-// xs.app.computrons.per_report is the figure; this says where it goes.
+// Runs main.ts as bench/xs-app.bench.ts measures xs.app.computrons.per_report (same emulator, virtual
+// clock, interval; the simulator's stand-ins at the cost of a call, bench/xs/standins.ts), with every
+// method of the firmware's classes on the report and reply paths metered (bench/xs/profile-app.ts),
+// and prints per report: each method's calls and computrons (self: without the metered methods it
+// calls; total: with them), then the same summed by layer. Module functions and private methods are
+// booked to the metered method that calls them; "crank" is the lane's event dispatch plus the
+// firmware's timer and socket callbacks up to the first metered method. Not a bench row: the wrappers
+// give back their entry and exit (calibrated), but the figure to compare is the bench's.
 import { XsLane } from "../tools/sim/xs-lane.ts";
 import { bundle } from "../tools/sim/bundle.ts";
 import { DEMO } from "../tools/sim/start.ts";
-import { calibrate, emulatorOnVirtualClock, INTERVAL_S, METER, quiet, reports } from "./xs-app.bench.ts";
+import { calibrate, emulatorOnVirtualClock, INTERVAL_S, METER, NAIVE, quiet, reports } from "./xs-app.bench.ts";
 
 type Stats = { [name: string]: [number, number, number] };
 
 const N = Number(process.argv[2] ?? 200);
+/** `naive` as the second argument: the anchor's firmware instead of ours. */
+const naive = process.argv[3] === "naive";
 
 const ENTRY = `import "./bench/xs/profile-app.ts";
 import * as entry from "./main.ts";
@@ -21,8 +24,9 @@ globalThis.__sim.entry = entry;
 `;
 
 async function main(): Promise<void> {
-  const { emulator, clock } = await emulatorOnVirtualClock();
-  const b = await bundle(ENTRY);
+  const { emulator, clock, posts } = await emulatorOnVirtualClock();
+  const done = (): number => (naive ? posts() : reports(lane));
+  const b = await bundle(naive ? `import "./bench/xs/profile-app.ts";\n${NAIVE}` : ENTRY);
   b.code = METER + b.code;
   const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
   const lane = await XsLane.start({ bundle: b, config, limits: "none" });
@@ -34,16 +38,16 @@ async function main(): Promise<void> {
   const read = async (): Promise<Stats> => JSON.parse((await lane.query("globalThis.__profile()")).value) as Stats;
   try {
     await lane.evaluate(`globalThis.__profile = () => (${profileJsonSource})()`);
-    for (let i = 0; i < 60 && reports(lane) < 1; i++) await step(1000);
+    for (let i = 0; i < 60 && done() < 1; i++) await step(1000);
     await step(1000);
     await calibrate(lane);
     await calibrate(lane, "globalThis.__profileNoop", "globalThis.__profileResidue");
     const before = await read();
     const compute = lane.totalCompute;
-    const first = reports(lane);
+    const first = done();
     for (let i = 0; i < N; i++) await step(INTERVAL_S * 1000);
     const perReport = (lane.totalCompute - compute) / N;
-    if (reports(lane) - first !== N) throw new Error(`${reports(lane) - first} reports in ${N} intervals`);
+    if (done() - first !== N) throw new Error(`${done() - first} reports in ${N} intervals`);
     const after = await read();
     print(before, after, perReport);
   } finally {
