@@ -11,7 +11,7 @@
 //   and handles the reply with String.fromArrayBuffer + JSON.parse: no outbox, no session, no pacing,
 //   no checks, no log lines. Both include the simulated sensors (their I2C models run in XS too).
 import { resolve } from "node:path";
-import { XsLane } from "../tools/sim/xs-lane.ts";
+import { XsLane, type XsLaneOptions } from "../tools/sim/xs-lane.ts";
 import { bundle, firmwareEntry, projectRoot, type Bundle } from "../tools/sim/bundle.ts";
 import { VIRTUAL_EPOCH } from "../tools/sim/clock.ts";
 import { DEMO } from "../tools/sim/start.ts";
@@ -55,6 +55,38 @@ export async function emulatorOnVirtualClock(): Promise<{ emulator: Emulator; cl
     if (e.type === "post") posts++;
   });
   return { emulator, clock, posts: () => posts };
+}
+
+export interface EmulatorLane {
+  lane: XsLane;
+  emulator: Emulator;
+  /** Posts the emulator has received. */
+  posts: () => number;
+  /** Advances device and emulator by `ms` in lockstep, then lets their I/O finish. */
+  step: (ms: number) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** A lane (the demo device's config, INTERVAL_S, plus `config`) against an emulator on a virtual clock. */
+export async function startOnEmulator(options: Omit<XsLaneOptions, "config">, config: Record<string, string> = {}): Promise<EmulatorLane> {
+  const { emulator, clock, posts } = await emulatorOnVirtualClock();
+  let lane: XsLane;
+  try {
+    lane = await XsLane.start({ ...options, config: { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port), ...config } });
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+  const step = async (ms: number): Promise<void> => {
+    await lane.advance(ms);
+    clock.advance(ms);
+    await quiet(lane);
+  };
+  const close = async (): Promise<void> => {
+    await lane.close();
+    await emulator.close();
+  };
+  return { lane, emulator, posts, step, close };
 }
 
 export default async function bench(report: Report): Promise<void> {
@@ -120,15 +152,9 @@ async function standins(lane: XsLane): Promise<number> {
 
 /** The app's firmware computrons per report (stand-ins at the cost of a call) and the stand-ins' own. */
 async function appFirmware(): Promise<{ firmware: number; standins: number }> {
-  const { emulator, clock } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
   // "none": the wrappers add frames; the board's stack is held in the plain run (app()).
-  const lane = await XsLane.start({ bundle: await meteredBundle(firmwareEntry(resolve(projectRoot, "main.ts"))), config, limits: "none" });
-  const step = async (ms: number): Promise<void> => {
-    await lane.advance(ms);
-    clock.advance(ms);
-    await quiet(lane);
-  };
+  const bundled = await meteredBundle(firmwareEntry(resolve(projectRoot, "main.ts")));
+  const { lane, step, close } = await startOnEmulator({ bundle: bundled, limits: "none" }, { tls: "0" });
   try {
     for (let i = 0; i < 60 && reports(lane) < 1; i++) await step(1000);
     if (reports(lane) < 1) throw new Error("xs-app: the app did not report within 60 s of virtual time (stand-ins metered)");
@@ -145,21 +171,13 @@ async function appFirmware(): Promise<{ firmware: number; standins: number }> {
     if (done !== REPORTS) throw new Error(`the app made ${done} reports in ${REPORTS} intervals (stand-ins metered)`);
     return { firmware: Math.round((lane.totalCompute - compute) / REPORTS), standins: Math.round(((await standins(lane)) - kept) / REPORTS) };
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }
 
 /** The app's slot figures; returns its computrons per report. */
 async function app(report: Report): Promise<number | undefined> {
-  const { emulator, clock } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
-  const lane = await XsLane.start({ entry: "main.ts", config });
-  const step = async (ms: number): Promise<void> => {
-    await lane.advance(ms);
-    clock.advance(ms);
-    await quiet(lane);
-  };
+  const { lane, step, close } = await startOnEmulator({ entry: "main.ts" }, { tls: "0" });
   try {
     for (let i = 0; i < 60 && reports(lane) < 1; i++) await step(1000);
     if (reports(lane) < 1) {
@@ -189,8 +207,7 @@ async function app(report: Report): Promise<number | undefined> {
     });
     return perReport;
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }
 
@@ -306,16 +323,7 @@ export const NAIVE = `
 async function naiveFirmware(): Promise<number>;
 async function naiveFirmware(metered: true): Promise<{ firmware: number; standins: number }>;
 async function naiveFirmware(metered = false): Promise<number | { firmware: number; standins: number }> {
-  const { emulator, clock, posts } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port) };
-  const lane = metered
-    ? await XsLane.start({ bundle: await meteredBundle(NAIVE), config, limits: "none" })
-    : await XsLane.start({ entryCode: NAIVE, config });
-  const step = async (ms: number): Promise<void> => {
-    await lane.advance(ms);
-    clock.advance(ms);
-    await quiet(lane);
-  };
+  const { lane, step, posts, close } = await startOnEmulator(metered ? { bundle: await meteredBundle(NAIVE), limits: "none" } : { entryCode: NAIVE });
   try {
     for (let i = 0; i < 60 && posts() < 1; i++) await step(1000);
     if (posts() < 1) throw new Error("the naive firmware did not post within 60 s of virtual time");
@@ -335,7 +343,6 @@ async function naiveFirmware(metered = false): Promise<number | { firmware: numb
     if (Number(value) < NAIVE_REPORTS) throw new Error(`the naive firmware saw ${value} replies to ${posts()} posts`);
     return metered ? { firmware: perReport, standins: standinsPerReport } : perReport;
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }

@@ -7,10 +7,8 @@
 // booked to the metered method that calls them; "crank" is the lane's event dispatch plus the
 // firmware's timer and socket callbacks up to the first metered method. Not a bench row: the wrappers
 // give back their entry and exit (calibrated), but the figure to compare is the bench's.
-import { XsLane } from "../tools/sim/xs-lane.ts";
 import { bundle } from "../tools/sim/bundle.ts";
-import { DEMO } from "../tools/sim/start.ts";
-import { calibrate, emulatorOnVirtualClock, INTERVAL_S, METER, NAIVE, quiet, reports } from "./xs-app.bench.ts";
+import { calibrate, INTERVAL_S, METER, NAIVE, reports, startOnEmulator } from "./xs-app.bench.ts";
 
 type Stats = { [name: string]: [number, number, number] };
 
@@ -24,17 +22,10 @@ globalThis.__sim.entry = entry;
 `;
 
 async function main(): Promise<void> {
-  const { emulator, clock, posts } = await emulatorOnVirtualClock();
-  const done = (): number => (naive ? posts() : reports(lane));
   const b = await bundle(naive ? `import "./bench/xs/profile-app.ts";\n${NAIVE}` : ENTRY);
   b.code = METER + b.code;
-  const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
-  const lane = await XsLane.start({ bundle: b, config, limits: "none" });
-  const step = async (ms: number): Promise<void> => {
-    await lane.advance(ms);
-    clock.advance(ms);
-    await quiet(lane);
-  };
+  const { lane, step, posts, close } = await startOnEmulator({ bundle: b, limits: "none" }, { tls: "0" });
+  const done = (): number => (naive ? posts() : reports(lane));
   const read = async (): Promise<Stats> => JSON.parse((await lane.query("globalThis.__profile()")).value) as Stats;
   try {
     await lane.evaluate(`globalThis.__profile = () => (${profileJsonSource})()`);
@@ -51,8 +42,7 @@ async function main(): Promise<void> {
     const after = await read();
     print(before, after, perReport);
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }
 
