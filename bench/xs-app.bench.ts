@@ -10,24 +10,26 @@
 //   samples, JSON.stringify + ArrayBuffer.fromString, frames a plain QoS 1 PUBLISH by hand, writes it,
 //   and handles the reply with String.fromArrayBuffer + JSON.parse: no outbox, no session, no pacing,
 //   no checks, no log lines. Both include the simulated sensors (their I2C models run in XS too).
-import { XsLane } from "../tools/sim/xs-lane.ts";
+import { resolve } from "node:path";
+import { XsLane, type XsLaneOptions } from "../tools/sim/xs-lane.ts";
+import { bundle, firmwareEntry, projectRoot, type Bundle } from "../tools/sim/bundle.ts";
 import { VIRTUAL_EPOCH } from "../tools/sim/clock.ts";
 import { DEMO } from "../tools/sim/start.ts";
 import { startEmulator, VirtualClock as EmulatorClock, type Emulator } from "../tools/emulator/index.ts";
 import type { Report } from "./run.ts";
 
 const REPORTS = 1000;
+export const INTERVAL_S = 5;
 const NAIVE_REPORTS = 200;
-const INTERVAL_S = 5;
 
-function reports(lane: XsLane): number {
+export function reports(lane: XsLane): number {
   let n = 0;
   for (const line of lane.logs) if (/ app: report id=\d+/.test(line)) n++;
   return n;
 }
 
 /** Lets real I/O between the device and the emulator finish (no bytes moving for a moment). */
-async function quiet(lane: XsLane): Promise<void> {
+export async function quiet(lane: XsLane): Promise<void> {
   let last = -1;
   for (let stable = 0; stable < 3; ) {
     await lane.idle();
@@ -38,7 +40,7 @@ async function quiet(lane: XsLane): Promise<void> {
   }
 }
 
-async function emulatorOnVirtualClock(): Promise<{ emulator: Emulator; clock: EmulatorClock; posts: () => number }> {
+export async function emulatorOnVirtualClock(): Promise<{ emulator: Emulator; clock: EmulatorClock; posts: () => number }> {
   const clock = new EmulatorClock(VIRTUAL_EPOCH);
   const emulator = await startEmulator({
     host: "127.0.0.1",
@@ -55,29 +57,127 @@ async function emulatorOnVirtualClock(): Promise<{ emulator: Emulator; clock: Em
   return { emulator, clock, posts: () => posts };
 }
 
-export default async function bench(report: Report): Promise<void> {
-  const ours = await app(report);
-  if (ours === undefined) return;
-  const naive = await naiveFirmware();
-  report({
-    name: "xs.app.computrons.per_report",
-    value: ours,
-    unit: "computrons per report cycle (lower is better)",
-    anchor: "xs.naive.per_report (stringify+fromString, hand-framed PUBLISH, JSON.parse reply)",
-    anchorValue: naive,
-  });
+export interface EmulatorLane {
+  lane: XsLane;
+  emulator: Emulator;
+  /** Posts the emulator has received. */
+  posts: () => number;
+  /** Advances device and emulator by `ms` in lockstep, then lets their I/O finish. */
+  step: (ms: number) => Promise<void>;
+  close: () => Promise<void>;
 }
 
-/** The app's slot figures; returns its computrons per report. */
-async function app(report: Report): Promise<number | undefined> {
-  const { emulator, clock } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), tls: "0", host: "127.0.0.1", port: String(emulator.port) };
-  const lane = await XsLane.start({ entry: "main.ts", config });
+/** A lane (the demo device's config, INTERVAL_S, plus `config`) against an emulator on a virtual clock. */
+export async function startOnEmulator(options: Omit<XsLaneOptions, "config">, config: Record<string, string> = {}): Promise<EmulatorLane> {
+  const { emulator, clock, posts } = await emulatorOnVirtualClock();
+  let lane: XsLane;
+  try {
+    lane = await XsLane.start({ ...options, config: { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port), ...config } });
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
   const step = async (ms: number): Promise<void> => {
     await lane.advance(ms);
     clock.advance(ms);
     await quiet(lane);
   };
+  const close = async (): Promise<void> => {
+    await lane.close();
+    await emulator.close();
+  };
+  return { lane, emulator, posts, step, close };
+}
+
+export default async function bench(report: Report): Promise<void> {
+  const raw = await app(report);
+  if (raw === undefined) return;
+  const naiveRaw = await naiveFirmware();
+  const ours = await appFirmware();
+  const naive = await naiveFirmware(true);
+  report({
+    name: "xs.app.computrons.per_report",
+    value: ours.firmware,
+    unit: "firmware computrons per report cycle, the simulator's stand-ins for the board's natives and chips at the cost of a call (lower is better)",
+    anchor: "xs.naive.per_report (stringify+fromString, hand-framed PUBLISH, JSON.parse reply; same stand-ins)",
+    anchorValue: naive.firmware,
+  });
+  report({
+    name: "xs.app.computrons.with_simulator",
+    value: raw,
+    unit: "computrons per report cycle, the simulator's stand-ins included (lower is better)",
+    anchor: "xs.naive.with_simulator",
+    anchorValue: naiveRaw,
+  });
+  report({
+    name: "xs.app.computrons.simulator",
+    value: ours.standins,
+    unit: "computrons per report cycle in the stand-ins (I2C chips, flash model, sockets, timers, trace, ...)",
+    anchor: "xs.naive.simulator",
+    anchorValue: naive.standins,
+  });
+}
+
+// xsnap's meter functions, kept for bench/xs/standins.ts before the lane's bridge removes them.
+export const METER = "globalThis.__profileMeter=globalThis.resetMeter;globalThis.__profileLimit=globalThis.currentMeterLimit;";
+
+/** `entryCode` bundled after bench/xs/standins.ts, with the meter handed to it. */
+async function meteredBundle(entryCode: string): Promise<Bundle> {
+  const b = await bundle(`import "./bench/xs/standins.ts";\n${entryCode}`);
+  b.code = METER + b.code;
+  return b;
+}
+
+/**
+ * Sets the stand-ins' wrapper residue so that a wrapped empty function costs what an unwrapped one
+ * does, and checks that it does.
+ */
+export async function calibrate(lane: XsLane, noop = "globalThis.__standinNoop", setResidue = "globalThis.__standinResidue"): Promise<void> {
+  const loop = (f: string) => `{ const f = ${f}; for (let i = 0; i < 1000; i++) f(); }`;
+  const excess = async (): Promise<number> => {
+    await lane.evaluate(loop(noop));
+    const wrapped = (await lane.evaluate(loop(noop))).compute;
+    const plain = (await lane.evaluate(loop("() => undefined"))).compute;
+    return (wrapped - plain) / 1000;
+  };
+  const residue = Math.round(await excess());
+  await lane.evaluate(`${setResidue}(${residue})`);
+  const left = await excess();
+  if (Math.abs(left) > 1) throw new Error(`${noop} calibration: a wrapped call still costs ${left} computrons more than a plain one`);
+}
+
+async function standins(lane: XsLane): Promise<number> {
+  return (JSON.parse((await lane.query("globalThis.__standins()")).value) as { computrons: number }).computrons;
+}
+
+/** The app's firmware computrons per report (stand-ins at the cost of a call) and the stand-ins' own. */
+async function appFirmware(): Promise<{ firmware: number; standins: number }> {
+  // "none": the wrappers add frames; the board's stack is held in the plain run (app()).
+  const bundled = await meteredBundle(firmwareEntry(resolve(projectRoot, "main.ts")));
+  const { lane, step, close } = await startOnEmulator({ bundle: bundled, limits: "none" }, { tls: "0" });
+  try {
+    for (let i = 0; i < 60 && reports(lane) < 1; i++) await step(1000);
+    if (reports(lane) < 1) throw new Error("xs-app: the app did not report within 60 s of virtual time (stand-ins metered)");
+    await step(1000);
+    await calibrate(lane);
+    const first = reports(lane);
+    const compute = lane.totalCompute;
+    const kept = await standins(lane);
+    for (let i = 0; i < REPORTS; i++) {
+      await step(INTERVAL_S * 1000);
+      if (lane.fatal) throw lane.fatal;
+    }
+    const done = reports(lane) - first;
+    if (done !== REPORTS) throw new Error(`the app made ${done} reports in ${REPORTS} intervals (stand-ins metered)`);
+    return { firmware: Math.round((lane.totalCompute - compute) / REPORTS), standins: Math.round(((await standins(lane)) - kept) / REPORTS) };
+  } finally {
+    await close();
+  }
+}
+
+/** The app's slot figures; returns its computrons per report. */
+async function app(report: Report): Promise<number | undefined> {
+  const { lane, step, close } = await startOnEmulator({ entry: "main.ts" }, { tls: "0" });
   try {
     for (let i = 0; i < 60 && reports(lane) < 1; i++) await step(1000);
     if (reports(lane) < 1) {
@@ -107,14 +207,13 @@ async function app(report: Report): Promise<number | undefined> {
     });
     return perReport;
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }
 
 // The naive firmware: the same sensors, the OneNET login done with our codec (once, not measured),
 // then every interval a hand-made post.
-const NAIVE = `
+export const NAIVE = `
   import Timer from "timer";
   import { Socket } from "socket";
   import config from "mc/config";
@@ -217,33 +316,33 @@ const NAIVE = `
   globalThis.__sim.entry = { default: main, replies: () => replies };
 `;
 
-/** The naive firmware's computrons per report. */
-async function naiveFirmware(): Promise<number> {
-  const { emulator, clock, posts } = await emulatorOnVirtualClock();
-  const config = { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port) };
-  const lane = await XsLane.start({ entryCode: NAIVE, config });
-  const step = async (ms: number): Promise<void> => {
-    await lane.advance(ms);
-    clock.advance(ms);
-    await quiet(lane);
-  };
+/**
+ * The naive firmware's computrons per report; with `metered`, its firmware computrons (stand-ins at
+ * the cost of a call) and the stand-ins' own, as appFirmware() measures ours.
+ */
+async function naiveFirmware(): Promise<number>;
+async function naiveFirmware(metered: true): Promise<{ firmware: number; standins: number }>;
+async function naiveFirmware(metered = false): Promise<number | { firmware: number; standins: number }> {
+  const { lane, step, posts, close } = await startOnEmulator(metered ? { bundle: await meteredBundle(NAIVE), limits: "none" } : { entryCode: NAIVE });
   try {
     for (let i = 0; i < 60 && posts() < 1; i++) await step(1000);
     if (posts() < 1) throw new Error("the naive firmware did not post within 60 s of virtual time");
     await step(1000);
+    if (metered) await calibrate(lane);
     const first = posts();
     const compute = lane.totalCompute;
+    const kept = metered ? await standins(lane) : 0;
     for (let i = 0; i < NAIVE_REPORTS; i++) {
       await step(INTERVAL_S * 1000);
       if (lane.fatal) throw lane.fatal;
     }
     const perReport = Math.round((lane.totalCompute - compute) / NAIVE_REPORTS);
+    const standinsPerReport = metered ? Math.round(((await standins(lane)) - kept) / NAIVE_REPORTS) : 0;
     if (posts() - first !== NAIVE_REPORTS) throw new Error(`the naive firmware posted ${posts() - first} times in ${NAIVE_REPORTS} intervals`);
     const { value } = await lane.query("globalThis.__sim.entry.replies()");
     if (Number(value) < NAIVE_REPORTS) throw new Error(`the naive firmware saw ${value} replies to ${posts()} posts`);
-    return perReport;
+    return metered ? { firmware: perReport, standins: standinsPerReport } : perReport;
   } finally {
-    await lane.close();
-    await emulator.close();
+    await close();
   }
 }

@@ -88,13 +88,19 @@ export class SensorError extends Error {
  * (CRC of the six status and data bytes).
  */
 export function crc8(bytes: Uint8Array, start: number, end: number): number {
+  // A nibble at a time from a 16-entry table: on XS the bit loop cost ~200 computrons a byte.
+  const table = CRC8_NIBBLE;
   let crc = 0xff;
   for (let i = start; i < end; i++) {
     crc ^= bytes[i];
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x80 ? ((crc << 1) ^ 0x31) & 0xff : (crc << 1) & 0xff;
+    crc = ((crc << 4) & 0xff) ^ table[crc >> 4];
+    crc = ((crc << 4) & 0xff) ^ table[crc >> 4];
   }
   return crc;
 }
+
+/** CRC-8 (poly 0x31) of each 4-bit value shifted into the top nibble: what 4 steps of the bit loop give. */
+const CRC8_NIBBLE: readonly number[] = Object.freeze([0x00, 0x31, 0x62, 0x53, 0xc4, 0xf5, 0xa6, 0x97, 0xb9, 0x88, 0xdb, 0xea, 0x7d, 0x4c, 0x1f, 0x2e]);
 
 /** The I2C device options for one address on the bus of an ECMA-419 `sensor` option. */
 export function deviceOptions(sensor: I2CSensorOptions, address: number, hz: number): I2CDeviceOptions {

@@ -31,9 +31,9 @@ const RANK: { readonly [L in Level]: number } = Object.freeze({ DEBUG: 10, INFO:
 /** What a secret is replaced with. Fixed, so the line does not even leak the secret's length. */
 export const MASK = "***";
 
-// "key", "wifi_password", "device-token" (any case), and camelCase "deviceKey", "apiToken".
-// (Checked without RegExps: a preloaded RegExp that matches can crash XS, docs/moddable.md.)
-const SECRET_WORDS: readonly string[] = Object.freeze(["password", "passwd", "pass", "key", "token", "sign", "secret", "psk"]);
+// Secret field names end in one of the words password, passwd, pass, key, token, sign, secret, psk:
+// "key", "wifi_password", "device-token" (any case), and camelCase "deviceKey", "apiToken"
+// (isSecretName; checked without RegExps: a preloaded RegExp that matches can crash XS, docs/moddable.md).
 
 export interface LogOptions {
   /** The board's millisecond tick, e.g. `() => Time.ticks` (default: Date.now()). */
@@ -136,20 +136,32 @@ export function parseLevel(name: string): Level | undefined {
 
 /** True when a field of this name is always masked. */
 export function isSecretName(name: string): boolean {
-  const lower = name.toLowerCase();
-  for (let i = 0; i < SECRET_WORDS.length; i++) {
-    const word = SECRET_WORDS[i];
-    if (!lower.endsWith(word)) continue;
-    const at = name.length - word.length;
-    if (at === 0) return true;
-    const before = name.charCodeAt(at - 1);
-    const first = name.charCodeAt(at);
-    const letter = (before >= 0x41 && before <= 0x5a) || (before >= 0x61 && before <= 0x7a);
-    // "wifi_password", "device-key": a separator before the word; "deviceKey": camelCase
-    if (!letter) return true;
-    if (first >= 0x41 && first <= 0x5a && ((before >= 0x61 && before <= 0x7a) || (before >= 0x30 && before <= 0x39))) return true;
-  }
+  // Only the words ending in the name's last letter are tried (`| 0x20` lowers ASCII letters): most
+  // names end in none of d, s, y, n, t, k, and on XS lowering the name and trying all eight words cost
+  // ~375 computrons a field, most of a log line.
+  const n = name.length;
+  if (n < 3) return false;
+  const last = name.charCodeAt(n - 1) | 0x20;
+  if (last === 0x64) return endsWithSecret(name, "password") || endsWithSecret(name, "passwd");
+  if (last === 0x73) return endsWithSecret(name, "pass");
+  if (last === 0x79) return endsWithSecret(name, "key");
+  if (last === 0x6e) return endsWithSecret(name, "token") || endsWithSecret(name, "sign");
+  if (last === 0x74) return endsWithSecret(name, "secret");
+  if (last === 0x6b) return endsWithSecret(name, "psk");
   return false;
+}
+
+/** True when `name` ends with `word` (any case) as a word of its own. */
+function endsWithSecret(name: string, word: string): boolean {
+  const at = name.length - word.length;
+  if (at < 0 || name.slice(at).toLowerCase() !== word) return false;
+  if (at === 0) return true;
+  const before = name.charCodeAt(at - 1);
+  const first = name.charCodeAt(at);
+  const letter = (before >= 0x41 && before <= 0x5a) || (before >= 0x61 && before <= 0x7a);
+  // "wifi_password", "device-key": a separator before the word; "deviceKey": camelCase
+  if (!letter) return true;
+  return first >= 0x41 && first <= 0x5a && ((before >= 0x61 && before <= 0x7a) || (before >= 0x30 && before <= 0x39));
 }
 
 /** The masked form of a secret for summaries: *** when set, "(empty)" when empty or absent. */
@@ -163,19 +175,13 @@ export function mask(value: string | undefined): string {
 // flash, so a global one throws on `replace` (it writes lastIndex), and one that matches can crash
 // XS when the collector runs while it builds its result (docs/moddable.md).
 
-function needsQuotes(s: string): boolean {
-  if (s.length === 0) return true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // space and controls, '"', '=', DEL, and anything that is not plain ASCII
-    if (c <= 0x20 || c === 0x22 || c === 0x3d || c >= 0x7f) return true;
-  }
-  return false;
-}
+// On XS a loop over a string costs ~40 computrons a character and a RegExp made and run here a few
+// dozen for a whole short string, so the checks below are RegExps (made in the function, as above).
 
 function formatValue(value: string | number | boolean): string {
   if (typeof value !== "string") return String(value);
-  if (!needsQuotes(value)) return value;
+  // space and controls, '"', '=', DEL, and anything that is not plain ASCII
+  if (value.length !== 0 && !/[\u0000-\u0020"=\u007f-\uffff]/.test(value)) return value;
   // JSON escapes C0 controls but not DEL and C1 (0x9b starts an ANSI sequence on some terminals).
   const quoted = JSON.stringify(value);
   return quoted.replace(/[\u007f-\u009f]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16));
@@ -195,13 +201,17 @@ function scrub(line: string, secrets: readonly string[]): string {
 
 /** Formats one line, secret-named fields masked. Exposed for tests and the serial monitor's parser. */
 export function formatLine(uptime: number, level: Level, area: string, message: string, fields?: Fields): string {
-  const text = message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  const text = /[\u0000-\u001f\u007f-\u009f]/.test(message) ? message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ") : message;
   let line = `${Math.floor(uptime)} ${level} ${area}: ${text}`;
   if (fields) {
     for (const name in fields) {
       const value = fields[name];
       if (value === undefined || value === null) continue;
-      line += " " + name + "=" + (isSecretName(name) ? MASK : formatValue(value));
+      // The common cases inline (on XS a call costs as much as the work): a name that cannot be a
+      // secret's (its last letter ends no secret word, see isSecretName), a value that is not a string.
+      const last = name.charCodeAt(name.length - 1) | 0x20;
+      const maybeSecret = last === 0x64 || last === 0x73 || last === 0x79 || last === 0x6e || last === 0x74 || last === 0x6b;
+      line += " " + name + "=" + (maybeSecret && isSecretName(name) ? MASK : typeof value === "string" ? formatValue(value) : String(value));
     }
   }
   return line;

@@ -133,6 +133,10 @@ export class Outbox {
   #retryAt = 0;
   #retryDelay = RETRY_MIN;
   #noSlot = 0;
+  // The last topic measured and its UTF-8 length: a device publishes to a few fixed topics, and on XS
+  // measuring a 46-character topic costs more than the rest of add() (~1,700 computrons).
+  #lengthOf = "";
+  #topicLength = 0;
 
   constructor(options: OutboxOptions = {}) {
     const maxMessages = options.maxMessages ?? 100;
@@ -192,8 +196,11 @@ export class Outbox {
   add(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number, persistNow: boolean): OutboxEntry | undefined {
     if (this.storage && this.#identity === undefined) throw new RangeError("outbox: bind() before use (the session does)");
     this.#now = now;
-    const topicLength = utf8Length(topic);
-    const size = topicLength + payload.length + OVERHEAD;
+    if (topic !== this.#lengthOf) {
+      this.#topicLength = utf8Length(topic);
+      this.#lengthOf = topic;
+    }
+    const size = this.#topicLength + payload.length + OVERHEAD;
     if (size > this.maxBytes) {
       this.refused++;
       this.warn?.(`outbox: message refused, larger than the outbox bytes=${size} max=${this.maxBytes}`);

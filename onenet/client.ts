@@ -65,18 +65,9 @@ export class OneNetClient {
       },
       restoresSubscriptions: true,
     };
-    const onReply = options.onReply;
-    this.device = new OneNetDevice({
-      ...options,
-      link,
-      log,
-      onReply: (reply) => {
-        // The platform answered a post: login, topics and payload all work, so the connection has
-        // proved itself and the next loss may reconnect quickly again.
-        if (reply.code === 200) client!.connectionProved();
-        onReply?.(reply);
-      },
-    });
+    // The app's reply handler goes to the device as it is (no frame of ours in between: a post reply
+    // over TLS runs close to the board's 512-slot stack); client.onMessage below sees the 200 replies.
+    this.device = new OneNetDevice({ ...options, link, log });
     const device = this.device;
     const login = device.connectOptions();
     client = new MqttClient({
@@ -129,8 +120,15 @@ export class OneNetClient {
     };
     client.onMessage = (topic, payload) => {
       try {
-        if (this.device.onMessage(topic, payload, this.#uptime.now())) this.#service();
-        else options.onOtherMessage?.(topic, payload);
+        const stats = device.stats;
+        const replies = stats.replies;
+        const refused = stats.refusedByPlatform;
+        if (device.onMessage(topic, payload, this.#uptime.now())) {
+          // The platform answered a post with 200: login, topics and payload all work, so the
+          // connection has proved itself and the next loss may reconnect quickly again.
+          if (stats.replies > replies && stats.refusedByPlatform === refused) this.mqtt.connectionProved();
+          this.#service();
+        } else options.onOtherMessage?.(topic, payload);
       } catch (e) {
         this.#failed("downlink handler", e);
       }

@@ -155,7 +155,10 @@ export class Uplink {
       this.#send();
       return;
     }
-    if (!link.online || this.#batchCount > 0 || link.queued > 0 || this.#ring.pending === 0) return;
+    // Nothing to read when every pending reading is a live post awaiting its reply, the usual case
+    // between two readings: reading the log would only skip them (a flash read and check each). Were
+    // a live post's reading overwritten meanwhile (the ring full), its reply or timeout pumps again.
+    if (!link.online || this.#batchCount > 0 || link.queued > 0 || this.#ring.pending <= this.#liveSlots.length) return;
     const readings = this.#readings;
     const n = this.#ring.read(readings, this.#skip, this.#fits);
     if (n === 0) return;
