@@ -304,3 +304,21 @@ test("preloaded modules (and what they import) hold no state that flash makes re
     }
   }
 });
+
+// mcconfig expands $(NAME) from its environment only: an unknown name becomes "undefined" and the
+// build stops with "No such file or directory" ("$(MAIN)/partitions.csv" did, seen with the SDK's
+// esp32 build). Project files are named relative to the manifest ("./partitions.csv"), as the SDK's
+// own targets do.
+test("manifest paths use only variables mcconfig defines, and project files it names exist", () => {
+  const text = readFileSync(`${root}manifest.json`, "utf8");
+  const known = new Set(["MODDABLE", "MODULES", "BUILD", "PLATFORM", "SUBPLATFORM", "TMP_DIR"]);
+  for (const m of text.matchAll(/\$\(([A-Za-z_]+)\)/g)) assert.ok(known.has(m[1]), `$(${m[1]}) is not an mcconfig variable`);
+  const manifest = JSON.parse(text) as { build?: Record<string, string>; platforms: Record<string, { build?: Record<string, string> }> };
+  const builds = [manifest.build ?? {}, ...Object.values(manifest.platforms).map((p) => p.build ?? {})];
+  for (const b of builds) {
+    for (const [key, value] of Object.entries(b)) {
+      if (value.startsWith("./")) assert.ok(existsSync(`${root}${value.slice(2)}`), `${key}: ${value} does not exist`);
+    }
+  }
+  assert.equal(manifest.build?.PARTITIONS_FILE, "./partitions.csv");
+});
