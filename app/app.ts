@@ -51,6 +51,8 @@ interface Readings {
   rssi?: number;
   heap?: number;
   uptime?: number;
+  /** Readings waiting in the log when this one was taken: live only, so the console shows the backlog. */
+  backlog?: number;
 }
 
 export interface AppParts {
@@ -470,12 +472,13 @@ export default class App {
       this.clockStored = true;
       this.ring!.setClock(now, epoch);
     }
+    r.backlog = uplink.waiting;
     const id = uplink.reading(r, now, epoch);
     this.reports++;
     this.checkLost();
     this.log.info("app", "report", {
       id: id || undefined, temp: r.temp, humi: r.humi, press: r.press, rssi: r.rssi, heap: r.heap, uptime: r.uptime,
-      online: this.onenet.online, backlog: uplink.backlog,
+      online: this.onenet.online, backlog: uplink.waiting,
     });
   }
 

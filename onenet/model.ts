@@ -25,6 +25,7 @@ export const DEFAULT_MODEL: ThingModel = {
   rssi: { type: "int32", writable: false, min: -127, max: 0 },
   heap: { type: "int32", writable: false, min: 0, max: 2147483647 },
   uptime: { type: "int32", writable: false, min: 0, max: 2147483647 },
+  backlog: { type: "int32", writable: false, min: 0, max: 2147483647 },
   interval: { type: "int32", writable: true, min: LIMITS.interval.min, max: LIMITS.interval.max },
   led: { type: "bool", writable: true },
 };

@@ -112,9 +112,18 @@ export class Uplink {
     }
   }
 
-  /** Readings waiting in the log. */
+  /** Readings in the log not yet confirmed by the platform, in-flight live posts included. */
   get backlog(): number {
     return this.#ring.pending - this.#doneCount;
+  }
+
+  /**
+   * Readings still to upload: the backlog less the live posts awaiting their reply. What the user
+   * means by "backlog": 0 while the device keeps up, even at a 1 s interval with a reply in flight.
+   */
+  get waiting(): number {
+    const n = this.#ring.pending - this.#doneCount - this.#liveIds.length;
+    return n > 0 ? n : 0;
   }
 
   /**

@@ -198,7 +198,7 @@ describe("OneJSON replies (docs: Payloads)", () => {
 
   it("checks against the project's thing model, onenet/thing-model.json", () => {
     assert.match(emu.thingModelPath, /onenet[\\/]thing-model\.json$/);
-    assert.deepEqual([...emu.model.properties.keys()].sort(), ["heap", "humi", "interval", "led", "press", "rssi", "temp", "uptime"]);
+    assert.deepEqual([...emu.model.properties.keys()].sort(), ["backlog", "heap", "humi", "interval", "led", "press", "rssi", "temp", "uptime"]);
     assert.deepEqual([...emu.model.properties.values()].filter((p) => p.writable).map((p) => p.identifier).sort(), ["interval", "led"]);
   });
   it("answers a good post 200 and records the values", async () => {

@@ -57,9 +57,9 @@ test("thing-model.json is in the console's export format and matches the firmwar
   assert.ok("productId" in thingModel.profile);
   assert.deepEqual(thingModel.services, []);
   const ids = thingModel.properties.map((p) => p.identifier);
-  assert.deepEqual(ids, ["temp", "humi", "press", "rssi", "heap", "uptime", "interval", "led"]);
+  assert.deepEqual(ids, ["temp", "humi", "press", "rssi", "heap", "uptime", "backlog", "interval", "led"]);
   assert.deepEqual(Object.keys(DEFAULT_MODEL), ids);
-  const units: Record<string, string> = { temp: "°C", humi: "%RH", press: "hPa", rssi: "dBm", heap: "B", uptime: "s", interval: "s" };
+  const units: Record<string, string> = { temp: "°C", humi: "%RH", press: "hPa", rssi: "dBm", heap: "B", uptime: "s", backlog: "readings", interval: "s" };
   for (const p of thingModel.properties) {
     const spec = DEFAULT_MODEL[p.identifier];
     assert.equal(p.functionMode, "property");

@@ -37,7 +37,10 @@ test(`npm start through a ${OUTAGE_MS / 1000} s outage at a 1 s interval: every 
   const temps = new Map<number, unknown>();
   let conflicts = 0;
   let backfilled = 0;
+  // The device's backlog as the platform (and so the console) sees it: the live `backlog` property.
+  const liveBacklog: number[] = [];
   emulator.events.on("event", (e: { type: string; identifier?: string; value?: unknown; time?: number; backfill?: boolean }) => {
+    if (e.type === "property" && e.identifier === "backlog" && !e.backfill) liveBacklog.push(e.value as number);
     if (e.type !== "property" || e.identifier !== "temp" || e.time === undefined) return;
     if (temps.has(e.time) && temps.get(e.time) !== e.value) conflicts++;
     temps.set(e.time, e.value);
@@ -71,6 +74,11 @@ test(`npm start through a ${OUTAGE_MS / 1000} s outage at a 1 s interval: every 
   });
   assert.ok(backfilled >= offline - 2, `the backlog came as history: ${backfilled} back-filled of ${offline} taken offline`);
   assert.equal(conflicts, 0, "no reading arrived twice with different values");
+  // While it drained, the device's live posts carried its backlog; once drained, the console shows 0.
+  assert.ok(Math.max(...liveBacklog) >= offline / 2, `live backlog seen by the platform: max ${Math.max(...liveBacklog)} of ${offline} taken offline`);
+  await until(() => liveBacklog.at(-1) === 0, "a live post with backlog 0 once drained", 60_000);
+  const state = (await (await fetch(emulator.consoleUrl + "api/state")).json()) as { devices: { device: string; latest: Record<string, { value: unknown }> }[] };
+  assert.equal(state.devices.find((d) => d.device === DEVICE.device)?.latest.backlog?.value, 0, "the console's device view shows the backlog");
   assert.ok(!/ ERROR /.test(out.replace(/.*mqtt: (connection refused|socket error).*\n/g, "")), out.slice(-3000));
   child.kill("SIGINT");
 });
