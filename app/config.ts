@@ -48,6 +48,8 @@ export interface OtaConfig {
   readonly tls: boolean;
   /** Hours between update checks; 0: only at boot and when OneNET says so (ota/inform). */
   readonly checkHours: number;
+  /** Seconds a new image has to prove itself (MQTT up, a post answered) before the board goes back. */
+  readonly proveSeconds: number;
 }
 
 /** OneNET's HTTP API (docs/onenet.md "OTA"). */
@@ -63,6 +65,7 @@ export const DEFAULTS = Object.freeze({
   loglevel: "info" as LogLevelName,
   version: "1.0.0",
   otaCheck: 24,
+  otaProve: 600,
 } as const);
 
 /** Every numeric limit of the config, OneNET's included: one definition (onenet/config.ts). */
@@ -71,13 +74,15 @@ export const LIMITS = Object.freeze({
   pin: Object.freeze({ min: 0, max: 48 } as const),
   /** Hours between update checks: at most a year. */
   otaCheck: Object.freeze({ min: 0, max: 8760 } as const),
+  /** Seconds for a new image to prove itself: long enough for Wi-Fi, SNTP and a login with backoff. */
+  otaProve: Object.freeze({ min: 30, max: 86400 } as const),
 });
 
 /** Every key the firmware reads from mc/config (the simulator refuses flags outside these and its own). */
 export const CONFIG_KEYS: readonly string[] = Object.freeze([
   "ssid", "password", "product", "device", "key", "tls", "host", "port", "interval", "keepalive", "method", "et",
   "tokenTtl", "led", "ledInvert", "sda", "scl", "loglevel", "sntp", "board",
-  "version", "otaHost", "otaPort", "otaTls", "otaCheck",
+  "version", "otaHost", "otaPort", "otaTls", "otaCheck", "otaProve",
 ]);
 
 const LEVELS: readonly LogLevelName[] = Object.freeze(["debug", "info", "warn", "error"] as LogLevelName[]);
@@ -134,7 +139,8 @@ export function validateConfig(raw: RawConfig): ConfigResult {
   const otaTls = c.boolean("otaTls", onenet?.tls ?? DEFAULTS.tls);
   const otaPort = c.integer("otaPort", LIMITS.port, otaTls ? OTA_ENDPOINT.tlsPort : OTA_ENDPOINT.plainPort);
   const checkHours = c.integer("otaCheck", LIMITS.otaCheck, DEFAULTS.otaCheck);
-  const ota: OtaConfig = { host: otaHost, port: otaPort, tls: otaTls, checkHours };
+  const proveSeconds = c.integer("otaProve", LIMITS.otaProve, DEFAULTS.otaProve);
+  const ota: OtaConfig = { host: otaHost, port: otaPort, tls: otaTls, checkHours, proveSeconds };
 
   if (c.problems.length > 0 || onenet === undefined) return { ok: false, problems: c.problems };
   return { ok: true, config: { ...onenet, ssid, password, led, ledInvert, sda, scl, loglevel, sntp, onenet, version, ota } };
@@ -169,5 +175,6 @@ export function configSummary(config: AppConfig): { readonly [name: string]: str
     otaPort: config.ota.port,
     otaTls: config.ota.tls,
     otaCheck: config.ota.checkHours,
+    otaProve: config.ota.proveSeconds,
   };
 }

@@ -114,6 +114,7 @@ export class OtaClient {
       device: cfg.device,
       version: cfg.version,
       checkHours: cfg.ota.checkHours,
+      proveMs: cfg.ota.proveSeconds * 1000,
       ports: {
         slot: platform.slot,
         digest,

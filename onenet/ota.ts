@@ -11,7 +11,7 @@
 // written to the slot and hashed as it arrives (so a chunk never has to fit the heap); a dropped chunk
 // resumes at the last written byte; size and MD5 are checked before the slot is completed; then step
 // 101 and a restart. The new image reports its version and, once it has proved itself (MQTT up and a
-// post answered 200), is marked valid and reports 201; if it cannot within PROVE_MS it restarts, and
+// post answered 200), is marked valid and reports 201; if it cannot within `otaProve` (PROVE_MS by default) it restarts, and
 // the bootloader goes back to the previous image.
 
 import type { Logger } from "../lib/log";
@@ -114,6 +114,8 @@ export interface OtaOptions {
   readonly ports: OtaPorts;
   /** Bytes per ranged GET (default CHUNK). */
   readonly chunk?: number;
+  /** How long a new image has to prove itself, ms (default PROVE_MS). */
+  readonly proveMs?: number;
 }
 
 export const REQ_VERSION = 1;
@@ -256,6 +258,7 @@ export class OtaCore {
   #restartAfter101 = false;
   #proving: OtaRecord | undefined;
   #proveUntil = Infinity;
+  readonly #proveMs: number;
   #proved = false;
   #action = NONE;
   #now = 0;
@@ -267,6 +270,7 @@ export class OtaCore {
     this.#prefix = `/fuse-ota/${options.product}/${options.device}/`;
     this.#ports = options.ports;
     this.#chunk = options.chunk ?? CHUNK;
+    this.#proveMs = options.proveMs ?? PROVE_MS;
     this.#checkEvery = options.checkHours > 0 ? options.checkHours * 3_600_000 : Infinity;
   }
 
@@ -296,8 +300,8 @@ export class OtaCore {
     if (record !== undefined) {
       if (record.target === this.version) {
         this.#proving = record;
-        this.#proveUntil = now + PROVE_MS;
-        this.#log("INFO", "new image running: it must prove itself (MQTT up, a post answered)", { version: this.version, tid: record.tid, seconds: PROVE_MS / 1000 });
+        this.#proveUntil = now + this.#proveMs;
+        this.#log("INFO", "new image running: it must prove itself (MQTT up, a post answered)", { version: this.version, tid: record.tid, seconds: this.#proveMs / 1000 });
       } else {
         this.#log("ERROR", "the new image did not stay: back on the previous one", { running: this.version, target: record.target, tid: record.tid });
         this.#failedTid = record.tid;
@@ -650,7 +654,7 @@ export class OtaCore {
     }
     if (this.#proving !== undefined && !this.#proved && now >= this.#proveUntil) {
       this.#proveUntil = Infinity;
-      this.#log("ERROR", "new image did not prove itself in time: restarting into the previous one", { version: this.version, seconds: PROVE_MS / 1000 });
+      this.#log("ERROR", "new image did not prove itself in time: restarting into the previous one", { version: this.version, seconds: this.#proveMs / 1000 });
       this.#restartNow = true;
       this.#action = ACT_RESTART;
     }
