@@ -5,7 +5,8 @@
 //  - The constructor throws when the CA is outside its dates at Date.now() ("date validation failed",
 //    as the SDK's does: a board whose clock is not set cannot open TLS).
 //  - callback(1) only once the handshake and its checks succeeded; a failure is callback(-2) (the
-//    board's SDK keeps no reason; here the socket logs it, as the SDK's trace lines do).
+//    board's SDK keeps no reason; here the socket logs it, as the SDK's trace lines do), and so is a
+//    refused or reset connection; the server closing in order (FIN) mid-handshake is callback(-1).
 //  - callback(2, n) with at most 1024 decrypted bytes; what the callback leaves unread is dropped.
 //  - write() is the socket's free space minus 128 (the SDK's allowance for record overhead), 0 below
 //    that; write(a, b, …) is all or nothing ("can't write all data"); callback(3, free - 128) once
