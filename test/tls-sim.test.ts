@@ -17,6 +17,7 @@ import { SEND_BUFFER } from "../tools/sim/modules/socket.ts";
 import { PLAIN_CHUNK, TLS_OVERHEAD } from "../tools/sim/modules/securesocket.ts";
 import { makeServerCertificate, makeTestPki, type TestPki } from "../tools/emulator/pki.ts";
 import { logTo } from "./portable/logger.ts";
+import { CA_RESOURCE, onenetTls } from "../onenet/tls.ts";
 import { until } from "./helpers/wait.ts";
 
 let pki: TestPki;
@@ -187,6 +188,31 @@ test("a server that closes in order (FIN) during the handshake is -1, as the SDK
     assert.equal(hello, 22, "the server had the ClientHello");
     assert.deepEqual(d.events, [expected]);
     await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test("onenetTls(resource, serverName): the name checked against the certificate (and sent as SNI) is serverName, not host; the CA is still checked", async () => {
+  nodeLane.useVirtualClock(Date.now());
+  nodeLane.setConfig({ ca: pki.ca.certPath }); // the CA resource is the test CA
+  try {
+    const server = await peer(pki.server.chain, pki.server.key);
+    const connectWith = async (name: string | undefined): Promise<number[]> => {
+      const socket = new SecureSocket({ host: "127.0.0.1", port: server.port, secure: onenetTls(CA_RESOURCE, name) });
+      const events: number[] = [];
+      socket.callback = (message) => void events.push(message);
+      await until(() => events.length > 0, `the handshake with serverName ${String(name)}`);
+      socket.close();
+      return events;
+    };
+    // The test certificate names localhost, 127.0.0.1 and the OneNET endpoint.
+    assert.deepEqual(await connectWith("mqttstls.heclouds.com"), [1]);
+    nodeLane.log.lines.length = 0;
+    assert.deepEqual(await connectWith("elsewhere.example"), [-2]);
+    assert.match(failedLine() ?? "", /not for elsewhere\.example/);
+    assert.deepEqual(await connectWith(undefined), [1], "without it, host (127.0.0.1) is checked");
+    assert.equal(onenetTls(CA_RESOURCE).serverName, undefined);
+  } finally {
+    nodeLane.setConfig({});
   }
 });
 
