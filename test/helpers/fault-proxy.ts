@@ -50,8 +50,9 @@ export class FaultProxy {
     this.#server = createServer((client) => this.#accept(client));
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", () => resolve()));
+  /** Listens on 127.0.0.1:`port` (0: any free port); resolves to the port. */
+  async listen(port = 0): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(port, "127.0.0.1", () => resolve()));
     const address = this.#server.address();
     this.port = typeof address === "object" && address ? address.port : 0;
     return this.port;
