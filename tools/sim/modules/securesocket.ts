@@ -86,31 +86,31 @@ export default class SecureSocket {
         this.#up = true;
         this.callback(1);
         return;
-      case 2:
-        this.#readable();
+      case 2: {
+        // Inline, not a method of its own: the SDK's SecureSocket reaches the readable callback two
+        // frames below the socket's (its arrow, then messageHandler), as this does; a third frame made
+        // the firmware's TLS receive path deeper in the XS lane than on the board.
+        const sock = this.#sock;
+        const all = new Uint8Array(sock.read(ArrayBuffer));
+        for (let i = 0; i < all.length && !this.#closed; i += PLAIN_CHUNK) {
+          const data = all.subarray(i, Math.min(all.length, i + PLAIN_CHUNK));
+          this.#data = data;
+          this.#pos = 0;
+          try {
+            this.callback(2, data.length);
+          } finally {
+            this.#data = undefined;
+          }
+          if (this.#pos < data.length && !this.#closed) host().log(`securesocket: ${data.length - this.#pos} unread bytes dropped (the SDK keeps only what the readable callback reads)`);
+        }
         return;
+      }
       case 3:
         if (this.#up && value !== undefined && value > TLS_OVERHEAD) this.callback(3, value - TLS_OVERHEAD);
         return;
       default:
         this.callback(message);
         this.close();
-    }
-  }
-
-  #readable(): void {
-    const sock = this.#sock;
-    const all = new Uint8Array(sock.read(ArrayBuffer));
-    for (let i = 0; i < all.length && !this.#closed; i += PLAIN_CHUNK) {
-      const data = all.subarray(i, Math.min(all.length, i + PLAIN_CHUNK));
-      this.#data = data;
-      this.#pos = 0;
-      try {
-        this.callback(2, data.length);
-      } finally {
-        this.#data = undefined;
-      }
-      if (this.#pos < data.length && !this.#closed) host().log(`securesocket: ${data.length - this.#pos} unread bytes dropped (the SDK keeps only what the readable callback reads)`);
     }
   }
 
