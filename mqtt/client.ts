@@ -80,6 +80,8 @@ type UnsubscribeCallback = (topics: string[]) => void;
 
 /** Scratch size for coalescing queued packets into one socket write (one lwIP MSS). */
 const SCRATCH = 1436;
+/** Why a SecureSocket failed before its handshake finished: the SDK reports all of these as -2. */
+const TLS_ERROR_CAUSE = "no connection (refused or reset), or the certificate was refused (not from the trusted CA, outside its dates, or not for this host), or a TLS alert";
 
 export class MqttClient {
   /** CONNACK accepted; `sessionPresent` from the broker. */
@@ -520,12 +522,13 @@ export class MqttClient {
   #socketEvent(socket: Socket, message: SocketMessage, value?: number): void {
     if (socket !== this.#socket) return; // a stale socket
     if ((message === -1 || message === -2) && this.#secure !== undefined && !this.#socketUp) {
-      // The handshake failed, so nothing was sent (CONNECT waits for it); the SDK keeps no reason,
-      // its own trace lines on the console give it.
+      // Nothing was sent (CONNECT waits for the handshake). The SDK's SecureSocket reports a refused or
+      // reset TCP connection and a failed handshake alike (-2) and keeps no reason; its own trace lines
+      // on the console tell a certificate problem.
       this.#log("ERROR", "TLS handshake failed, no CONNECT sent", {
         host: this.#host ?? this.#address,
         port: this.#port,
-        cause: message === -1 ? "the server closed the connection" : "certificate refused (not from the trusted CA, outside its dates, or not for this host) or a TLS alert",
+        cause: message === -1 ? "the server closed the connection" : TLS_ERROR_CAUSE,
       });
       this.#transportFailed("TLS handshake failed");
       this.#service();

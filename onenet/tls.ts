@@ -11,7 +11,13 @@ export const CA_RESOURCE = "onenet-ca.der";
 /** TLS 1.2, the version OneNET's SDKs use and the highest the Moddable SDK speaks. */
 export const TLS_1_2 = 0x0303;
 
-/** TLS options trusting only OneNET's CA (or the CA in `resource`). Throws when the resource is missing. */
-export function onenetTls(resource: string = CA_RESOURCE): SecureOptions {
-  return { protocolVersion: TLS_1_2, certificate: new Resource(resource) };
+/**
+ * TLS options trusting only OneNET's CA (or the CA in `resource`). Throws when the resource is missing.
+ * `serverName` replaces the host name the SDK sends as SNI and checks against the server certificate's
+ * subjectAltName (docs/onenet.md, "TLS": what to do when that check fails); the CA is checked either way.
+ */
+export function onenetTls(resource: string = CA_RESOURCE, serverName?: string): SecureOptions {
+  const options: SecureOptions = { protocolVersion: TLS_1_2, certificate: new Resource(resource) };
+  if (serverName !== undefined) options.serverName = serverName;
+  return options;
 }

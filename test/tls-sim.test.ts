@@ -9,6 +9,7 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { createServer, type Server, type TLSSocket } from "node:tls";
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import SecureSocket from "securesocket";
 import { MqttClient } from "../mqtt/client.ts";
 import { nodeLane } from "../tools/sim/node-lane.ts";
@@ -16,6 +17,7 @@ import { SEND_BUFFER } from "../tools/sim/modules/socket.ts";
 import { PLAIN_CHUNK, TLS_OVERHEAD } from "../tools/sim/modules/securesocket.ts";
 import { makeServerCertificate, makeTestPki, type TestPki } from "../tools/emulator/pki.ts";
 import { logTo } from "./portable/logger.ts";
+import { CA_RESOURCE, onenetTls } from "../onenet/tls.ts";
 import { until } from "./helpers/wait.ts";
 
 let pki: TestPki;
@@ -168,6 +170,52 @@ for (const r of refusals) {
   });
 }
 
+test("a server that closes in order (FIN) during the handshake is -1, as the SDK's Socket reports \"disconnected\"; one that resets is -2", async () => {
+  nodeLane.useVirtualClock(Date.now());
+  for (const [how, expected] of [["end", -1], ["reset", -2]] as const) {
+    let hello = 0;
+    const server: TcpServer = createTcpServer((c) => {
+      c.on("error", () => {});
+      c.once("data", (b: Buffer) => {
+        hello = b[0]!; // the ClientHello's record type
+        if (how === "end") c.end();
+        else c.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const d = open((server.address() as { port: number }).port);
+    await until(() => d.events.length > 0, `the ${how}`);
+    assert.equal(hello, 22, "the server had the ClientHello");
+    assert.deepEqual(d.events, [expected]);
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test("onenetTls(resource, serverName): the name checked against the certificate (and sent as SNI) is serverName, not host; the CA is still checked", async () => {
+  nodeLane.useVirtualClock(Date.now());
+  nodeLane.setConfig({ ca: pki.ca.certPath }); // the CA resource is the test CA
+  try {
+    const server = await peer(pki.server.chain, pki.server.key);
+    const connectWith = async (name: string | undefined): Promise<number[]> => {
+      const socket = new SecureSocket({ host: "127.0.0.1", port: server.port, secure: onenetTls(CA_RESOURCE, name) });
+      const events: number[] = [];
+      socket.callback = (message) => void events.push(message);
+      await until(() => events.length > 0, `the handshake with serverName ${String(name)}`);
+      socket.close();
+      return events;
+    };
+    // The test certificate names localhost, 127.0.0.1 and the OneNET endpoint.
+    assert.deepEqual(await connectWith("mqttstls.heclouds.com"), [1]);
+    nodeLane.log.lines.length = 0;
+    assert.deepEqual(await connectWith("elsewhere.example"), [-2]);
+    assert.match(failedLine() ?? "", /not for elsewhere\.example/);
+    assert.deepEqual(await connectWith(undefined), [1], "without it, host (127.0.0.1) is checked");
+    assert.equal(onenetTls(CA_RESOURCE).serverName, undefined);
+  } finally {
+    nodeLane.setConfig({});
+  }
+});
+
 test("the device's clock decides dates: a CA not yet valid refuses at construction (the SDK's \"date validation failed\"); a server certificate expired at the device clock fails the handshake", async () => {
   const server = await peer(pki.server.chain, pki.server.key);
   nodeLane.useVirtualClock(0); // a board whose clock was never set: 1970
@@ -210,7 +258,7 @@ test("the MQTT client over TLS: CONNECT only after the handshake; a refused hand
   await until(() => lines.some((l) => l.startsWith("ERROR mqtt: TLS handshake failed, no CONNECT sent")), "the handshake error");
   const errors = lines.filter((l) => l.includes("TLS handshake failed, no CONNECT sent"));
   assert.equal(errors.length, 1);
-  assert.match(errors[0], /"cause":"certificate refused \(not from the trusted CA, outside its dates, or not for this host\) or a TLS alert"/);
+  assert.match(errors[0], /"cause":"no connection \(refused or reset\), or the certificate was refused \(not from the trusted CA, outside its dates, or not for this host\), or a TLS alert"/);
   assert.ok(lines.some((l) => /reconnect scheduled .*"delay":995/.test(l)), lines.join("\n"));
   // The backoff: no second attempt before the delay, one after it.
   await nodeLane.advance(994);

@@ -84,6 +84,14 @@ export class TcpLink {
           events.connected();
         },
         failed: (reason) => this.#fail(conn, `TLS handshake failed: ${reason}`),
+        closed: () => {
+          if (!conn.open) return;
+          conn.open = false;
+          this.#conns.delete(id);
+          conn.stream.destroy();
+          socket.destroy();
+          events.closed();
+        },
       });
     });
     if (tls === undefined) carry(socket);

@@ -76,7 +76,15 @@ export interface TlsEvents {
   secure(stream: TLSSocket): void;
   /** It failed; `reason` says why. */
   failed(reason: string): void;
+  /**
+   * The server closed the connection (FIN) before the handshake finished: the board's Socket reports
+   * that as "disconnected" (-1), and the SDK's SecureSocket passes it on as -1, not as an error.
+   */
+  closed(): void;
 }
+
+/** What Node says when the peer closes in order (FIN) during a client handshake; a reset says "read ECONNRESET". */
+const CLOSED_IN_HANDSHAKE = "Client network socket disconnected before secure TLS connection was established";
 
 /** Starts the handshake over the connected `socket`; exactly one of the events follows. */
 export function startTls(socket: Socket, options: TlsOptions, ca: X509Certificate, events: TlsEvents): TLSSocket {
@@ -88,6 +96,11 @@ export function startTls(socket: Socket, options: TlsOptions, ca: X509Certificat
     if (done) return;
     done = true;
     setImmediate(() => events.failed(reason));
+  };
+  const closed = (): void => {
+    if (done) return;
+    done = true;
+    setImmediate(() => events.closed());
   };
   const stream = connect({
     socket,
@@ -120,7 +133,7 @@ export function startTls(socket: Socket, options: TlsOptions, ca: X509Certificat
     done = true;
     events.secure(stream);
   });
-  stream.on("error", (error: Error & { code?: string }) => fail(reasonOf(error)));
-  stream.on("close", () => fail("the server closed the connection during the handshake"));
+  stream.on("error", (error: Error & { code?: string }) => (error.code === "ECONNRESET" && error.message === CLOSED_IN_HANDSHAKE ? closed() : fail(reasonOf(error))));
+  stream.on("close", closed);
   return stream;
 }

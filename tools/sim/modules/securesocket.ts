@@ -5,7 +5,8 @@
 //  - The constructor throws when the CA is outside its dates at Date.now() ("date validation failed",
 //    as the SDK's does: a board whose clock is not set cannot open TLS).
 //  - callback(1) only once the handshake and its checks succeeded; a failure is callback(-2) (the
-//    board's SDK keeps no reason; here the socket logs it, as the SDK's trace lines do).
+//    board's SDK keeps no reason; here the socket logs it, as the SDK's trace lines do), and so is a
+//    refused or reset connection; the server closing in order (FIN) mid-handshake is callback(-1).
 //  - callback(2, n) with at most 1024 decrypted bytes; what the callback leaves unread is dropped.
 //  - write() is the socket's free space minus 128 (the SDK's allowance for record overhead), 0 below
 //    that; write(a, b, …) is all or nothing ("can't write all data"); callback(3, free - 128) once
@@ -85,31 +86,31 @@ export default class SecureSocket {
         this.#up = true;
         this.callback(1);
         return;
-      case 2:
-        this.#readable();
+      case 2: {
+        // Inline, not a method of its own: the SDK's SecureSocket reaches the readable callback two
+        // frames below the socket's (its arrow, then messageHandler), as this does; a third frame made
+        // the firmware's TLS receive path deeper in the XS lane than on the board.
+        const sock = this.#sock;
+        const all = new Uint8Array(sock.read(ArrayBuffer));
+        for (let i = 0; i < all.length && !this.#closed; i += PLAIN_CHUNK) {
+          const data = all.subarray(i, Math.min(all.length, i + PLAIN_CHUNK));
+          this.#data = data;
+          this.#pos = 0;
+          try {
+            this.callback(2, data.length);
+          } finally {
+            this.#data = undefined;
+          }
+          if (this.#pos < data.length && !this.#closed) host().log(`securesocket: ${data.length - this.#pos} unread bytes dropped (the SDK keeps only what the readable callback reads)`);
+        }
         return;
+      }
       case 3:
         if (this.#up && value !== undefined && value > TLS_OVERHEAD) this.callback(3, value - TLS_OVERHEAD);
         return;
       default:
         this.callback(message);
         this.close();
-    }
-  }
-
-  #readable(): void {
-    const sock = this.#sock;
-    const all = new Uint8Array(sock.read(ArrayBuffer));
-    for (let i = 0; i < all.length && !this.#closed; i += PLAIN_CHUNK) {
-      const data = all.subarray(i, Math.min(all.length, i + PLAIN_CHUNK));
-      this.#data = data;
-      this.#pos = 0;
-      try {
-        this.callback(2, data.length);
-      } finally {
-        this.#data = undefined;
-      }
-      if (this.#pos < data.length && !this.#closed) host().log(`securesocket: ${data.length - this.#pos} unread bytes dropped (the SDK keeps only what the readable callback reads)`);
     }
   }
 
