@@ -48,6 +48,8 @@ export class OneNetClient {
   readonly #options: OneNetClientOptions;
   #timer: Timer | undefined;
   #timerAt = Infinity;
+  #servicing = false;
+  #again = false;
   readonly #onTimer: () => void;
   readonly #uptime: Uptime;
 
@@ -212,8 +214,24 @@ export class OneNetClient {
   }
 
   #service(): void {
-    const now = this.#uptime.now();
-    const next = this.device.service(now);
+    // Re-entered from an MQTT callback (onDrain) while the device hands a message to the client: the
+    // outer pass goes round once more instead of nesting a second loop on the stack.
+    if (this.#servicing) {
+      this.#again = true;
+      return;
+    }
+    this.#servicing = true;
+    let now: number;
+    let next: number;
+    try {
+      do {
+        this.#again = false;
+        now = this.#uptime.now();
+        next = this.device.service(now);
+      } while (this.#again);
+    } finally {
+      this.#servicing = false;
+    }
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) Timer.clear(this.#timer);
     this.#timer = undefined;

@@ -394,6 +394,22 @@ export class OneNetDevice {
    * time (ms, same clock as `now`) at which it wants to be called again, or Infinity.
    */
   service(now: number): number {
+    // Re-entered from inside #give (the MQTT client's publish runs its own loop, which may call back
+    // here through onDrain): the message being handed over is still first in its queue and the pacing
+    // mark not yet moved, so a nested pass would send it twice and the outer one would then drop the
+    // next. The outer pass finishes the work; the caller is asked to come back at once.
+    if (this.#inService) return now;
+    this.#inService = true;
+    try {
+      return this.#serviceOnce(now);
+    } finally {
+      this.#inService = false;
+    }
+  }
+
+  #inService = false;
+
+  #serviceOnce(now: number): number {
     this.#now = now;
     if (!this.#connected) {
       this.#handOver(now);

@@ -150,7 +150,10 @@ export class Uplink {
         this.#log?.log("WARN", "store", "live post not queued", { error: (e as Error).message });
       }
     }
-    this.pump();
+    // The next batch goes from the scheduler's turn, not from under the report: built and written
+    // here it reached the socket's write 370 slots deep, and the SDK's TLS write runs below that
+    // (an overflow of the board's 512-slot stack in the XS lane, a TLS drain after an outage).
+    this.#kick();
     return id;
   }
 

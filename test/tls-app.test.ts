@@ -185,11 +185,11 @@ test("token expiry on a virtual clock: et = t + tokenTtl; a reconnect after it c
 const SDK_TLS_CHUNKS = 12 * 1024;
 const SDK_TLS_SLOTS = 512;
 
-// todo: about every other run the drain over TLS overflows the board's 512-slot stack in the lane right
-// after the reconnect (plain TCP never does); on the board the SDK's TLS write (ssl.write, record
-// packetize, cipher) runs below the firmware's publish, deeper than here. The path must get shallower
-// (app/, store/, onenet/) before this can be a plain test.
-test("TLS app through a 2-minute outage, then draining its backlog over TLS at 1 msg/s: the firmware stays within the esp32 creation with room for the SDK's TLS session", { timeout: 120_000, todo: "stack overflow (512 slots) in the TLS drain, about every other run" }, async () => {
+// This run overflowed the board's 512-slot stack in about half the runs until the uplink stopped
+// sending a history batch from under the report (the socket write sat 370 slots deep, the TLS write
+// below it; found with an xsnap that prints its frames at the overflow). Whether a batch met a
+// writable socket at that moment depended on timing, hence "half the runs".
+test("TLS app through a 2-minute outage, then draining its backlog over TLS at 1 msg/s: the firmware stays within the esp32 creation with room for the SDK's TLS session", { timeout: 120_000 }, async () => {
   const pki = makeTestPki();
   after(() => pki.remove());
   const start = Math.ceil(Date.now() / 1000) * 1000 + 1000;
