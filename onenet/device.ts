@@ -394,22 +394,6 @@ export class OneNetDevice {
    * time (ms, same clock as `now`) at which it wants to be called again, or Infinity.
    */
   service(now: number): number {
-    // Re-entered from inside #give (the MQTT client's publish runs its own loop, which may call back
-    // here through onDrain): the message being handed over is still first in its queue and the pacing
-    // mark not yet moved, so a nested pass would send it twice and the outer one would then drop the
-    // next. The outer pass finishes the work; the caller is asked to come back at once.
-    if (this.#inService) return now;
-    this.#inService = true;
-    try {
-      return this.#serviceOnce(now);
-    } finally {
-      this.#inService = false;
-    }
-  }
-
-  #inService = false;
-
-  #serviceOnce(now: number): number {
     this.#now = now;
     if (!this.#connected) {
       this.#handOver(now);
@@ -426,12 +410,14 @@ export class OneNetDevice {
     if (awaiting.length > 0) next = awaiting[0].deadline;
     if (this.queued > 0 && now >= this.#nextSend) {
       const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
-      const m = queue[0];
-      if (this.#give(m, now + this.#replyTimeout)) {
-        queue.shift();
-        if (now + this.#replyTimeout < next && m.id) next = now + this.#replyTimeout;
-      }
+      // Out of the queue and the pacing mark moved before the hand-over: the MQTT client's publish
+      // runs its own loop, which can call back here (onDrain); a nested pass then found this message
+      // still first and due, sent it twice, and the outer pass dropped the next one unsent.
+      const m = queue.shift()!;
       this.#nextSend = now + this.#pacing;
+      if (this.#give(m, now + this.#replyTimeout)) {
+        if (now + this.#replyTimeout < next && m.id) next = now + this.#replyTimeout;
+      } else queue.unshift(m);
     }
     if (this.queued > 0 && this.#nextSend < next) next = this.#nextSend;
     return next;

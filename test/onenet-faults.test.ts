@@ -13,7 +13,7 @@ import { nodeLane } from "../tools/sim/node-lane.ts";
 import { startEmulator, tokenSignature, type EmulatorEvent } from "../tools/emulator/index.ts";
 import { OneNetClient } from "../onenet/client.ts";
 import { parseConfig, DEFAULT_ET } from "../onenet/config.ts";
-import { Decoder } from "../mqtt/decode.ts";
+import { tapOutgoing } from "./helpers/wire-tap.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
 import { until } from "./helpers/wait.ts";
 import { logTo } from "./portable/logger.ts";
@@ -66,18 +66,12 @@ test("reports through cut, acks lost, reset, platform disconnect and refused rec
 
   // What the device put on the wire.
   const sent = new Map<string, WireSend[]>(); // report id -> every PUBLISH of it
-  const decoders = new Map<number, Decoder>();
-  nodeLane.link.onTraffic = (direction, conn, bytes) => {
-    if (direction !== "out") return;
-    let d = decoders.get(conn);
-    if (!d) decoders.set(conn, (d = new Decoder()));
-    for (const p of d.push(bytes.slice())) {
-      if (p.cmd !== "publish" || p.topic !== POST_TOPIC) continue;
-      const payload = Buffer.from(p.payload).toString("utf8");
-      const id = (JSON.parse(payload) as { id: string }).id;
-      sent.set(id, [...(sent.get(id) ?? []), { conn, dup: p.dup === true, payload }]);
-    }
-  };
+  tapOutgoing((conn, p) => {
+    if (p.cmd !== "publish" || p.topic !== POST_TOPIC) return;
+    const payload = Buffer.from(p.payload).toString("utf8");
+    const id = (JSON.parse(payload) as { id: string }).id;
+    sent.set(id, [...(sent.get(id) ?? []), { conn, dup: p.dup === true, payload }]);
+  });
 
   let clock = EPOCH;
   const logs: string[] = [];

@@ -17,7 +17,7 @@ import { makeTestPki, type TestPki } from "../tools/emulator/pki.ts";
 import { OneNetClient } from "../onenet/client.ts";
 import { parseConfig } from "../onenet/config.ts";
 import { TLS_1_2 } from "../onenet/tls.ts";
-import { Decoder } from "../mqtt/decode.ts";
+import { tapOutgoing } from "./helpers/wire-tap.ts";
 import type { ConnectPacket } from "../mqtt/packets.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
 import { until } from "./helpers/wait.ts";
@@ -73,19 +73,13 @@ function device(proxy: FaultProxy, options: { keepalive?: number; connectTimeout
   proxy.onData = (direction, conn, bytes) => {
     if (direction === "up") run.upstream.set(conn, [...(run.upstream.get(conn) ?? []), Buffer.from(bytes)]);
   };
-  const decoders = new Map<number, Decoder>();
-  nodeLane.link.onTraffic = (direction, conn, bytes) => {
-    if (direction !== "out") return;
-    let d = decoders.get(conn);
-    if (!d) decoders.set(conn, (d = new Decoder()));
-    for (const p of d.push(bytes.slice())) {
-      if (p.cmd === "connect") run.connects.push({ conn, packet: p, at: clock });
-      if (p.cmd !== "publish" || p.topic !== POST_TOPIC) continue;
-      const payload = Buffer.from(p.payload).toString("utf8");
-      const id = (JSON.parse(payload) as { id: string }).id;
-      run.sent.set(id, [...(run.sent.get(id) ?? []), { conn, payload }]);
-    }
-  };
+  tapOutgoing((conn, p) => {
+    if (p.cmd === "connect") run.connects.push({ conn, packet: p, at: clock });
+    if (p.cmd !== "publish" || p.topic !== POST_TOPIC) return;
+    const payload = Buffer.from(p.payload).toString("utf8");
+    const id = (JSON.parse(payload) as { id: string }).id;
+    run.sent.set(id, [...(run.sent.get(id) ?? []), { conn, payload }]);
+  });
   const config = parseConfig({
     product: PRODUCT,
     device: DEVICE,
