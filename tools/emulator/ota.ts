@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { isRecord } from "./thing-model.ts";
 import type { Platform } from "./platform.ts";
 import type { DeviceState, Registry } from "./registry.ts";
-import type { EmulatorEvent, OtaState, OtaTask } from "./types.ts";
+import { newDeviceOta, type EmulatorEvent, type OtaState, type OtaTask } from "./types.ts";
 
 /** What each status step means (docs/onenet.md, "OTA"). 0..100 are download progress in percent. */
 export const OTA_STEPS: Readonly<Record<number, string>> = {
@@ -48,18 +48,8 @@ export function isOtaVersion(v: unknown): v is string {
   return typeof v === "string" && /^[A-Za-z0-9._-]{1,32}$/.test(v);
 }
 
-/** Per device, beside the state: the inform ids awaiting a reply. */
-export interface DeviceOta {
-  state: OtaState;
-  informIds: string[];
-}
-
 const STEPS_KEPT = 300;
 const INFORM_IDS_KEPT = 20;
-
-export function newDeviceOta(): DeviceOta {
-  return { state: { steps: [], informs: 0, informReplies: 0, checks: 0, downloads: 0 }, informIds: [] };
-}
 
 export class Ota {
   readonly #tasks = new Map<number, { task: OtaTask; image: Uint8Array }>();

@@ -3,8 +3,7 @@
 // responder both write here; neither knows the other.
 import { EventEmitter } from "node:events";
 import { realClock, type Clock } from "./clock.ts";
-import { newDeviceOta, type DeviceOta } from "./ota.ts";
-import type { DeviceEntry, DeviceLogLine, EmulatorEvent, EmulatorOptions, PropertyValue, SetResult, ThingEventRecord } from "./types.ts";
+import { newDeviceOta, type DeviceOta, type DeviceEntry, type DeviceLogLine, type EmulatorEvent, type EmulatorOptions, type PropertyValue, type SetResult, type ThingEventRecord } from "./types.ts";
 
 const DEVICE_LOG_LIMIT = 100;
 

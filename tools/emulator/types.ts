@@ -180,3 +180,14 @@ export interface Emulator {
   otaTasks(): OtaTask[];
   close(): Promise<void>;
 }
+
+/** Per device, beside its OTA state: the inform ids awaiting a reply. */
+export interface DeviceOta {
+  state: OtaState;
+  informIds: string[];
+}
+
+/** A device's OTA record before any task (here, not in ota.ts: the registry makes one per device). */
+export function newDeviceOta(): DeviceOta {
+  return { state: { steps: [], informs: 0, informReplies: 0, checks: 0, downloads: 0 }, informIds: [] };
+}
