@@ -9,6 +9,7 @@
 //   below must follow. Output without `^C` is a program that ends by itself.
 // - `npm run emulator …` must print `broker:` and `console:` (and its documented output); its ports are
 //   set to 0 so runs never collide.
+// - `npm run image …` builds the image (into this test's folder) and prints its file, version, size and MD5.
 // - `npm run monitor -- --list` runs; `npm run monitor -- <port> …` is given a port that does not
 //   exist and must say it waits for it (a real port would reset a board on the developer's desk).
 // - `npm install` and `npm test` are not run again: they are what CI runs, this file among the tests.
@@ -459,6 +460,18 @@ async function npmRunMonitor(command: Command, index: number): Promise<void> {
   await expectRun(r, [containing(`-- waiting for ${absent} (…) --`, new RegExp(`^-- waiting for ${absent} \\(`))], [], false);
 }
 
+/** `npm run image …` builds the image (into this test's folder unless `out=` is given) and prints what it documents. */
+async function npmRunImage(command: Command, index: number): Promise<void> {
+  const dash = command.words.indexOf("--");
+  const given = keyValues(command.words.slice(dash + 1));
+  const args = given.map(({ name, value }) => `${name}=${fill(name, value, command.exports)}`);
+  if (!given.some((g) => g.name === "out")) args.push(`out=${join(dir, `image-${index}.img`)}`);
+  const r = run(["run", "image", "--", ...args], environment(command));
+  const md5 = containing("md5 <32 hex digits>", /^md5 [0-9a-f]{32}$/);
+  await expectRun(r, [...outputOf(command.output).before, md5], [], true);
+  assert.equal(await r.exit, 0, r.output());
+}
+
 function packageScripts(): { readonly [name: string]: string } {
   return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { [name: string]: string } }).scripts;
 }
@@ -567,6 +580,8 @@ describe("every README command", { concurrency: 3 }, () => {
       it(title, () => npmRunEmulator(command));
     } else if (words[0] === "npm" && words[1] === "run" && words[2] === "monitor") {
       it(title, () => npmRunMonitor(command, index));
+    } else if (words[0] === "npm" && words[1] === "run" && words[2] === "image") {
+      it(title, () => npmRunImage(command, index));
     } else if (words[0] === "npm" && words[1] === "run" && words[2] === "bench") {
       it(`${title} (options and filters checked, not run)`, () => npmRunBench(command));
     } else if (words[0] === "node" && words[1] === "tools/run-tests.mjs") {
