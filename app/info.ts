@@ -1,6 +1,7 @@
 // What the boot banner says about the firmware and the board.
 
 import config from "mc/config";
+import { DEFAULTS } from "./config";
 
 /**
  * The running image's version: `config.version`, baked in by the build (manifest.json, or
@@ -9,7 +10,7 @@ import config from "mc/config";
  */
 export function runningVersion(): string {
   const v = config.version;
-  return typeof v === "string" && v !== "" ? v : "unknown";
+  return typeof v === "string" && v !== "" ? v : DEFAULTS.version; // what validateConfig takes then
 }
 
 /**

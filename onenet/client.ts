@@ -48,8 +48,6 @@ export class OneNetClient {
   readonly #options: OneNetClientOptions;
   #timer: Timer | undefined;
   #timerAt = Infinity;
-  #servicing = false;
-  #again = false;
   readonly #onTimer: () => void;
   readonly #uptime: Uptime;
 
@@ -214,24 +212,11 @@ export class OneNetClient {
   }
 
   #service(): void {
-    // Re-entered from an MQTT callback (onDrain) while the device hands a message to the client: the
-    // outer pass goes round once more instead of nesting a second loop on the stack.
-    if (this.#servicing) {
-      this.#again = true;
-      return;
-    }
-    this.#servicing = true;
-    let now: number;
-    let next: number;
-    try {
-      do {
-        this.#again = false;
-        now = this.#uptime.now();
-        next = this.device.service(now);
-      } while (this.#again);
-    } finally {
-      this.#servicing = false;
-    }
+    // May be re-entered from MQTT's onDrain while the device hands a message over: the device has
+    // already taken that message from its queue and moved its pacing mark, so the inner pass sends
+    // nothing twice (onenet/device.ts service).
+    const now = this.#uptime.now();
+    const next = this.device.service(now);
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) Timer.clear(this.#timer);
     this.#timer = undefined;
