@@ -10,19 +10,18 @@
 //     before, during and after the update reaches the platform.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
 import { untilOta } from "../tools/emulator/testing.ts";
 import { buildImage } from "../tools/sim/image.ts";
 import { SLOT_BYTES } from "../tools/sim/lib/otadata.ts";
+import { startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "ota-e2e-"));
 const DEVICE = { product: "OtaE2E0001", device: "ota-dev-1", key: "b3RhLWUyZS10ZXN0LWtleS0wMDAwMDAwMDAwMDE=" };
 
@@ -109,11 +108,8 @@ test("npm start: OTA from A to B through the emulator (same version, too large, 
   const same = emulator.startOta(new Uint8Array(1000).fill(1), "1.0.0");
 
   let out = "";
-  child = spawn(process.execPath, ["--import", "tsx", "tools/sim/start.ts", ...Object.entries(DEVICE).map(([k, v]) => `${k}=${v}`),
-    "host=127.0.0.1", `port=${emulator.port}`, "tls=0", "interval=1", `otaHost=127.0.0.1`, `otaPort=${proxy.port}`, "otaTls=0",
-    `flash=${join(dir, "flash.json")}`, "fresh=1"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  child = startSim(DEVICE, ["host=127.0.0.1", `port=${emulator.port}`, "tls=0", "interval=1", `otaHost=127.0.0.1`, `otaPort=${proxy.port}`, "otaTls=0",
+    `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
   const tail = (): string => out.slice(-4000);
   const entry = { product: DEVICE.product, device: DEVICE.device };
 

@@ -7,18 +7,17 @@
 // on A, on B and on A again reaches the platform once the link is back.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
 import { untilOta } from "../tools/emulator/testing.ts";
 import { buildImage } from "../tools/sim/image.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
+import { startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "ota-rollback-"));
 const DEVICE = { product: "OtaRollbk1", device: "ota-rb-1", key: "b3RhLXJvbGxiYWNrLXRlc3Qta2V5LTAwMDAwMDAwMDE=" };
 const PROVE_S = 30;
@@ -44,11 +43,8 @@ test(`npm start: an image that cannot prove itself within otaProve=${PROVE_S} s 
   });
 
   let out = "";
-  child = spawn(process.execPath, ["--import", "tsx", "tools/sim/start.ts", ...Object.entries(DEVICE).map(([k, v]) => `${k}=${v}`),
-    "host=127.0.0.1", `port=${mqtt.port}`, "tls=0", "interval=2", "otaHost=127.0.0.1", `otaPort=${emulator.httpPort}`, "otaTls=0",
-    `otaProve=${PROVE_S}`, `flash=${join(dir, "flash.json")}`, "fresh=1"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  child = startSim(DEVICE, ["host=127.0.0.1", `port=${mqtt.port}`, "tls=0", "interval=2", "otaHost=127.0.0.1", `otaPort=${emulator.httpPort}`, "otaTls=0",
+    `otaProve=${PROVE_S}`, `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
   const tail = (): string => out.slice(-4000);
   const entry = { product: DEVICE.product, device: DEVICE.device };
 

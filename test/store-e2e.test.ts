@@ -4,16 +4,15 @@
 // them reaches the platform (live or in history batches) at its own time, while live reports go on.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
+import { startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "store-e2e-"));
 const DEVICE = { product: "StoreE2E01", device: "logger-1", key: "c3RvcmUtZTJlLXRlc3Qta2V5LTAwMDAwMDAwMDE=" };
 const OUTAGE_MS = 90_000;
@@ -48,13 +47,7 @@ test(`npm start through a ${OUTAGE_MS / 1000} s outage at a 1 s interval: every 
   });
 
   let out = "";
-  child = spawn(process.execPath, ["--import", "tsx", "tools/sim/start.ts", ...Object.entries(DEVICE).map(([k, v]) => `${k}=${v}`),
-    "host=127.0.0.1", `port=${proxy.port}`, "tls=0", "interval=1", `flash=${join(dir, "flash.json")}`, "fresh=1"], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  child = startSim(DEVICE, ["host=127.0.0.1", `port=${proxy.port}`, "tls=0", "interval=1", `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
   const readings = (): number => (out.match(/ INFO app: report (id|temp)=/g) ?? []).length;
 
   await until(() => temps.size >= 3, "three live readings at the platform", 60_000);
