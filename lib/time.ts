@@ -32,9 +32,10 @@ export class Uptime {
 
   now(): number {
     const t = this.#ticks();
-    this.#total += ticksSince(this.#last, t);
+    // ticksSince inlined: the clock is read ~9 times a report, and on XS the call cost as much as the sum.
+    const d = t - this.#last;
     this.#last = t;
-    return this.#total;
+    return (this.#total += d >= 0 ? d : d + 4294967296);
   }
 }
 
