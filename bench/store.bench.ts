@@ -35,7 +35,7 @@ async function drain(report: Report): Promise<void> {
   // Plain TCP: the figure is the store's and the 1 msg/s rule's (TLS, the default since, costs bytes, not
   // messages; bench/tls.bench.ts). With the default the device met the plain port with TLS and the
   // figure read "never" (10,800: the cap below) without saying why.
-  const config = { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port), tls: "0", loglevel: "debug" };
+  const config = { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port), tls: "0", loglevel: "debug", otaHost: "127.0.0.1", otaPort: String(emulator.httpPort), otaTls: "0" };
   const lane = await XsLane.start({ entry: "main.ts", config, onLog });
   const step = async (ms: number): Promise<void> => {
     await lane.advance(ms);

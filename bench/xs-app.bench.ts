@@ -72,7 +72,11 @@ export async function startOnEmulator(options: Omit<XsLaneOptions, "config">, co
   const { emulator, clock, posts } = await emulatorOnVirtualClock();
   let lane: XsLane;
   try {
-    lane = await XsLane.start({ ...options, config: { ...DEMO, interval: String(INTERVAL_S), host: "127.0.0.1", port: String(emulator.port), ...config } });
+    // The OTA API is the emulator's, as OneNET's is in the field: without it the device would try
+    // the real platform's host name, fail, and retry its version report every minute, work that
+    // the field never sees.
+    const endpoints = { host: "127.0.0.1", port: String(emulator.port), otaHost: "127.0.0.1", otaPort: String(emulator.httpPort), otaTls: "0" };
+    lane = await XsLane.start({ ...options, config: { ...DEMO, interval: String(INTERVAL_S), ...endpoints, ...config } });
   } catch (error) {
     await emulator.close();
     throw error;
