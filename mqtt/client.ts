@@ -544,6 +544,10 @@ export class MqttClient {
         break;
       case 3:
         this.#flush();
+        // Only the write queue moved: the session has nothing new to poll and its deadline is where
+        // it was, unless the write failed (the socket is then gone). lwIP sends this after every
+        // acknowledged write, so skipping the service pass saves one per packet sent.
+        if (this.#socket === socket) return;
         break;
       case -1:
         this.#log("WARN", "broker closed the connection");
