@@ -135,6 +135,9 @@ export class Outbox {
   #noSlot = 0;
   // The last topic measured and its UTF-8 length: a device publishes to a few fixed topics, and on XS
   // measuring a 46-character topic costs more than the rest of add() (~1,700 computrons).
+  // nextPersist's answer while nothing changed (every method that changes it clears #persistKnown).
+  #persistAt = -1;
+  #persistKnown = false;
   #lengthOf = "";
   #topicLength = 0;
 
@@ -184,6 +187,7 @@ export class Outbox {
       return;
     }
     this.#identity = identity;
+    this.#persistKnown = false;
     if (this.storage) this.#load(this.storage, identity);
   }
 
@@ -194,6 +198,7 @@ export class Outbox {
    * is still here `persistAfter` ms later (see persistDue).
    */
   add(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number, persistNow: boolean): OutboxEntry | undefined {
+    this.#persistKnown = false;
     if (this.storage && this.#identity === undefined) throw new RangeError("outbox: bind() before use (the session does)");
     this.#now = now;
     if (topic !== this.#lengthOf) {
@@ -257,6 +262,7 @@ export class Outbox {
 
   /** Removes the entry at `index` (and its stored record) at time `now` (when known: it times a storage retry). */
   removeAt(index: number, now?: number): OutboxEntry {
+    this.#persistKnown = false;
     if (now !== undefined) this.#now = now;
     const entry = this.entries[index];
     this.entries.splice(index, 1);
@@ -279,6 +285,7 @@ export class Outbox {
 
   /** Writes the entry's current state (message id, QUEUED/SENT/RELEASED) to storage, if it is stored. */
   update(entry: OutboxEntry, now: number): void {
+    this.#persistKnown = false;
     this.#now = now;
     const slot = entry.slot;
     if (slot < 0 || !this.storage) return;
@@ -297,6 +304,7 @@ export class Outbox {
    * client ends).
    */
   persistDue(now: number, all = false): void {
+    this.#persistKnown = false;
     this.#now = now;
     const storage = this.storage;
     if (!storage || this.#identity === undefined) return;
@@ -320,6 +328,14 @@ export class Outbox {
 
   /** When persistDue has work next (the session's clock, ms), or -1 for never. */
   nextPersist(): number {
+    // Asked after every event the session handles; it moves only when a method below changed the
+    // entries, their slots or the storage state.
+    if (this.#persistKnown) return this.#persistAt;
+    this.#persistKnown = true;
+    return (this.#persistAt = this.#computeNextPersist());
+  }
+
+  #computeNextPersist(): number {
     if (!this.storage || this.#identity === undefined) return -1;
     let next = this.#stale.length ? this.#retryAt : -1;
     if (this.#free.length || this.#stale.length) {

@@ -172,7 +172,10 @@ export class Session {
   #subRetry: Backoff;
   #subRetryAt = -1;
 
-  // Keepalive
+  // Keepalive: a PINGREQ after keepalive of silence either way; the link is dead after 1.5 x keepalive
+  // without a packet from the broker (ms).
+  readonly #keepaliveMs: number;
+  readonly #silenceMs: number;
   #lastTx = 0;
   #lastRx = 0;
   #pingOutstanding = false;
@@ -195,6 +198,8 @@ export class Session {
       throw new MqttUsageError(`keepalive must be a whole number of seconds 0..65535, got ${String(keepalive)}`);
     }
     this.keepalive = keepalive;
+    this.#keepaliveMs = keepalive * 1000;
+    this.#silenceMs = keepalive * 1500;
     const maxInflight = options.maxInflight ?? 16;
     if (!(maxInflight >= 1 && maxInflight <= 65535) || maxInflight !== Math.floor(maxInflight)) {
       throw new MqttUsageError(`maxInflight must be a whole number 1..65535, got ${String(maxInflight)}`);
@@ -269,19 +274,26 @@ export class Session {
 
   /** When handleTimeout should be called next (ms, same clock as `now`), or -1 for never. */
   nextDeadline(): number {
+    // The host asks after every event: no helper calls here (on XS a call costs as much as the
+    // arithmetic), and the keepalive intervals are computed once.
+    const state = this.#state;
     let next = this.#deadline;
-    if (this.#state === "connected") {
-      if (this.keepalive !== 0) {
-        const k = this.keepalive * 1000;
-        next = this.#lastRx + k + k / 2;
+    if (state === "connected") {
+      const k = this.#keepaliveMs;
+      if (k !== 0) {
+        const lastRx = this.#lastRx;
+        next = lastRx + this.#silenceMs;
         if (!this.#pingOutstanding) {
-          const ping = Math.min(this.#lastTx, this.#lastRx) + k;
+          const lastTx = this.#lastTx;
+          const ping = (lastTx < lastRx ? lastTx : lastRx) + k;
           if (ping < next) next = ping;
         }
       }
-      next = earliest(next, this.#subRetryAt);
-    }
-    return this.#state === "ended" ? next : earliest(next, this.outbox.nextPersist());
+      const retry = this.#subRetryAt;
+      if (retry >= 0 && (next < 0 || retry < next)) next = retry;
+    } else if (state === "ended") return next;
+    const persist = this.outbox.nextPersist();
+    return persist >= 0 && (next < 0 || persist < next) ? persist : next;
   }
 
   get state(): SessionState {
@@ -426,12 +438,12 @@ export class Session {
         if (now >= this.#deadline) this.#lost(now, "connect timeout (no CONNACK)", true);
         return;
       case "connected": {
-        if (this.keepalive === 0) {
+        const k = this.#keepaliveMs;
+        if (k === 0) {
           this.#retrySubscriptions(now);
           return;
         }
-        const k = this.keepalive * 1000;
-        if (now >= this.#lastRx + k + k / 2) {
+        if (now >= this.#lastRx + this.#silenceMs) {
           // Nothing from the broker for 1.5 x keepalive: the link is dead even if TCP says nothing.
           this.#lost(now, `keepalive timeout, nothing received for ${now - this.#lastRx} ms`, true);
           return;
@@ -940,10 +952,4 @@ function positive(value: number, name: string): number {
 function checkTopicFilter(filter: string, call: string): void {
   const problem = stringProblem(filter) || topicFilterProblem(filter);
   if (problem !== "") throw new MqttUsageError(`${call}: ${problem}`);
-}
-
-/** The earlier of two deadlines, -1 meaning none. */
-function earliest(a: number, b: number): number {
-  if (a < 0) return b;
-  return b >= 0 && b < a ? b : a;
 }
