@@ -264,8 +264,10 @@ export class Outbox {
   removeAt(index: number, now?: number): OutboxEntry {
     this.#persistKnown = false;
     if (now !== undefined) this.#now = now;
-    const entry = this.entries[index];
-    this.entries.splice(index, 1);
+    // Mostly the oldest goes (a QoS 0 message sent at once, the first PUBACK): shift() makes no
+    // array of removed elements as splice() does.
+    const entries = this.entries;
+    const entry = index === 0 ? entries.shift()! : entries.splice(index, 1)[0];
     this.bytes -= entry.size;
     const slot = entry.slot;
     if (slot >= 0) {
