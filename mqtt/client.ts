@@ -360,9 +360,9 @@ export class MqttClient {
       const rest = head.length - this.#queueOffset;
       let chunk: Uint8Array;
       if (rest >= free || this.#queueHead + 1 === queue.length) {
-        // One packet (or the part of it that fits).
+        // One packet (or the part of it that fits); a whole one goes as it is, without a view.
         const n = rest < free ? rest : free;
-        chunk = head.subarray(this.#queueOffset, this.#queueOffset + n);
+        chunk = n === head.length ? head : head.subarray(this.#queueOffset, this.#queueOffset + n);
         this.#advance(n);
       } else {
         // Several small packets: coalesce into one write.
