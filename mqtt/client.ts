@@ -296,7 +296,10 @@ export class MqttClient {
         if (!event) break;
         // A message goes to the app from here, not through #dispatch: one frame less on the deepest
         // path the firmware has (a post reply over TLS, see #open).
-        if (event.type === "message") this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
+        // Deliveries too (one per message sent): no call and no switch for the two events of every report.
+        const type = event.type;
+        if (type === "message") this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
+        else if (type === "delivered") this.onDelivered?.(event.seq, event.qos);
         else this.#dispatch(event);
       }
       if (this.#refusedSinceDrain && this.outbox.length < this.outbox.maxMessages) {
@@ -408,6 +411,7 @@ export class MqttClient {
     }
   }
 
+  /** The events other than "message" and "delivered" (#service hands those over itself). */
   #dispatch(event: SessionEvent): void {
     switch (event.type) {
       case "open":
@@ -433,12 +437,6 @@ export class MqttClient {
         return;
       case "refused":
         this.onRefused?.(event.returnCode, event.reason);
-        return;
-      case "message":
-        this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
-        return;
-      case "delivered":
-        this.onDelivered?.(event.seq, event.qos);
         return;
       case "suback": {
         // Refusals are logged (and retried) by the session.
