@@ -199,6 +199,26 @@ export class Outbox {
    */
   add(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number, persistNow: boolean): OutboxEntry | undefined {
     this.#persistKnown = false;
+    const entry = this.#accept(topic, payload, qos, retain, now);
+    if (!entry) return undefined;
+    this.entries.push(entry);
+    this.bytes += entry.size;
+    // While storage fails the message waits in memory; the retry stores it.
+    if (persistNow && this.storage && !this.#failing) this.#persist(entry, this.storage);
+    return entry;
+  }
+
+  /**
+   * A QoS 0 message the caller sends at once (nothing queued ahead of it): accepted or refused
+   * exactly as add() would, with its sequence number, but never held, so the entry is not pushed
+   * only to be removed again in the same turn. Returns the entry (a PUBLISH packet), or undefined.
+   */
+  pass(topic: string, payload: Uint8Array, retain: boolean, now: number): OutboxEntry | undefined {
+    return this.#accept(topic, payload, 0, retain, now);
+  }
+
+  /** add()'s checks and the new entry (not yet held): room made by dropping waiting QoS 0 messages if needed. */
+  #accept(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number): OutboxEntry | undefined {
     if (this.storage && this.#identity === undefined) throw new RangeError("outbox: bind() before use (the session does)");
     this.#now = now;
     if (topic !== this.#lengthOf) {
@@ -253,10 +273,6 @@ export class Outbox {
       at: now,
     };
     if (this.#nextSeq > 0xffffffff) this.#nextSeq = 1;
-    this.entries.push(entry);
-    this.bytes += size;
-    // While storage fails the message waits in memory; the retry stores it.
-    if (persistNow && this.storage && !this.#failing) this.#persist(entry, this.storage);
     return entry;
   }
 

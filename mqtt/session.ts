@@ -478,10 +478,19 @@ export class Session {
     }
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
     if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
+    const connected = this.#state === "connected";
+    if (connected && qos === 0 && this.#next === this.outbox.entries.length) {
+      // Nothing waits ahead of it: it is written now, as #pump would, without entering the queue.
+      const entry = this.outbox.pass(topic, payload, retain, now);
+      if (!entry) return 0; // the outbox logged why
+      this.#send(entry, now);
+      this.#event({ type: "delivered", seq: entry.seq, qos: 0 });
+      return entry.seq;
+    }
     // Online the message is stored only if the broker is slow to acknowledge it (outbox: Flash wear).
-    const entry = this.outbox.add(topic, payload, qos, retain, now, this.#state !== "connected");
+    const entry = this.outbox.add(topic, payload, qos, retain, now, !connected);
     if (!entry) return 0; // the outbox logged why
-    if (this.#state === "connected") this.#pump(now);
+    if (connected) this.#pump(now);
     return entry.seq;
   }
 

@@ -840,6 +840,42 @@ suite("session: outbox", (test) => {
     assert.ok(outbox.bytes <= 200);
   });
 
+  test("online, a QoS 0 message with nothing queued ahead is written at once and never held (no bytes, no flash write); it is refused as a held one would be when the outbox is full", () => {
+    const storage = new MemoryStorage(20);
+    const warnings: string[] = [];
+    const outbox = new Outbox({ maxMessages: 2, maxBytes: 1000, storage, warn: (m) => warnings.push(m) });
+    const rig = new Rig({ outbox, maxInflight: 2, keepalive: 0 });
+    rig.connect();
+    rig.takeEvents();
+    const next = outbox.nextSeq;
+    const a = rig.session.publish("t", bytes("a"), 0, false, rig.now);
+    assert.equal(a, next, "it takes the next sequence number");
+    assert.deepEqual(cmds(rig.take()), ["publish"]);
+    assert.deepEqual(rig.takeEvents(), [{ type: "delivered", seq: a, qos: 0 }]);
+    assert.equal(outbox.length, 0);
+    assert.equal(outbox.bytes, 0);
+    assert.equal(rig.session.nextDeadline(), -1, "no persist deadline for it");
+    rig.advance(60000);
+    assert.equal(storage.writes, 0);
+    // Two QoS 1 messages in flight fill the outbox: a QoS 0 message is refused, counted and warned.
+    rig.session.publish("t", bytes("b"), 1, false, rig.now);
+    rig.session.publish("t", bytes("c"), 1, false, rig.now);
+    assert.deepEqual(cmds(rig.take()), ["publish", "publish"]);
+    assert.equal(rig.session.publish("t", bytes("d"), 0, false, rig.now), 0);
+    assert.equal(outbox.refused, 1);
+    assert.ok(warnings.some((w) => w.includes("full, message refused")), warnings.join("\n"));
+    assert.deepEqual(rig.take(), []);
+    assert.deepEqual(rig.takeEvents(), []);
+    // Larger than the whole outbox: refused for that.
+    rig.recv({ cmd: "puback", messageId: 1 });
+    rig.recv({ cmd: "puback", messageId: 2 });
+    rig.takeEvents();
+    assert.equal(rig.session.publish("t", new Uint8Array(2000), 0, false, rig.now), 0);
+    assert.equal(outbox.refused, 2);
+    assert.ok(warnings.some((w) => w.includes("larger than the outbox")), warnings.join("\n"));
+    assert.deepEqual(rig.take(), []);
+  });
+
   test("a message larger than the outbox is refused, never silently dropped (anchor: large messages silently dropped)", () => {
     const warnings: string[] = [];
     const outbox = new Outbox({ maxBytes: 1000, warn: (m) => warnings.push(m) });
@@ -1091,6 +1127,33 @@ suite("outbox: flash wear", (test) => {
     rig.recv({ cmd: "puback", messageId: p.messageId! });
     assert.equal(storage.erases, 1);
     assert.equal(storage.records.size, 0);
+  });
+
+  test("nextDeadline follows the persist deadline through every change: a message accepted, stored, acknowledged, a storage failure and its retry", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, [], { keepalive: 0 });
+    rig.connect();
+    assert.equal(rig.session.nextDeadline(), -1);
+    const t0 = rig.now;
+    rig.session.publish("t", bytes("a"), 1, false, rig.now);
+    const [a] = rig.take().filter((x) => x.cmd === "publish");
+    assert.equal(rig.session.nextDeadline(), t0 + 5000, "a is stored once it waited persistAfter");
+    rig.advance(2000);
+    rig.session.publish("t", bytes("b"), 1, false, rig.now);
+    const [b] = rig.take().filter((x) => x.cmd === "publish");
+    assert.equal(rig.session.nextDeadline(), t0 + 5000, "the oldest unstored message decides");
+    rig.advance(3000);
+    assert.equal(storage.writes, 1);
+    assert.equal(rig.session.nextDeadline(), t0 + 7000, "then b's turn");
+    rig.recv({ cmd: "puback", messageId: b.messageId! });
+    assert.equal(rig.session.nextDeadline(), -1, "b acknowledged before it was due: nothing left to store");
+    storage.failRemove = true;
+    rig.recv({ cmd: "puback", messageId: a.messageId! });
+    assert.equal(rig.session.nextDeadline(), rig.now + 5000, "a's record could not be erased: the retry is due in 5 s");
+    storage.failRemove = false;
+    rig.advance(5000);
+    assert.equal(storage.records.size, 0);
+    assert.equal(rig.session.nextDeadline(), -1);
   });
 
   test("the connection drops (or the client ends) with messages held in memory: each is written then", () => {
