@@ -285,15 +285,14 @@ export class MqttClient {
     try {
       const session = this.session;
       for (;;) {
-        let packet: PacketInput | undefined;
-        let any = false;
-        while ((packet = session.pollTransmit())) {
-          any = true;
-          this.#enqueue(packet);
+        // The counts first: most passes have one packet or one event, and no empty polls then.
+        if (session.packetsQueued !== 0) {
+          do this.#enqueue(session.pollTransmit()!);
+          while (session.packetsQueued !== 0);
+          this.#flush();
         }
-        if (any) this.#flush();
-        const event = session.pollEvent();
-        if (!event) break;
+        if (session.eventsQueued === 0) break;
+        const event = session.pollEvent()!;
         // A message goes to the app from here, not through #dispatch: one frame less on the deepest
         // path the firmware has (a post reply over TLS, see #open).
         // Deliveries too (one per message sent): no call and no switch for the two events of every report.

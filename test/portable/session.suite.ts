@@ -433,6 +433,41 @@ suite("session: publish", (test) => {
     assert.equal(rig.session.outbox.length, 0);
   });
 
+  test("packetsQueued and eventsQueued count what pollTransmit and pollEvent have to give (a host polls only while they are not 0); a lost connection drops its packets from the count", () => {
+    const rig = new Rig({ maxInflight: 5 });
+    rig.connect();
+    rig.takeEvents();
+    const s = rig.session;
+    assert.equal(s.packetsQueued, 0);
+    assert.equal(s.eventsQueued, 0);
+    s.publish("t", bytes("a"), 0, false, rig.now);
+    s.publish("t", bytes("b"), 1, false, rig.now);
+    s.publish("t", bytes("c"), 1, false, rig.now);
+    assert.equal(s.packetsQueued, 3);
+    assert.equal(s.eventsQueued, 1, "a delivered");
+    for (let left = 3; left > 0; left--) {
+      assert.ok(s.pollTransmit());
+      assert.equal(s.packetsQueued, left - 1);
+    }
+    assert.equal(s.pollTransmit(), undefined);
+    assert.ok(s.pollEvent());
+    assert.equal(s.eventsQueued, 0);
+    assert.equal(s.pollEvent(), undefined);
+    // Queues emptied by the last poll are used again from the start.
+    s.publish("t", bytes("d"), 0, false, rig.now);
+    assert.equal(s.packetsQueued, 1);
+    assert.ok(s.pollTransmit()?.cmd === "publish");
+    assert.equal(s.packetsQueued, 0);
+    s.publish("t", bytes("e"), 1, false, rig.now);
+    assert.equal(s.packetsQueued, 1);
+    s.transportDown(rig.now, "reset");
+    assert.equal(s.packetsQueued, 0, "the packet for the lost connection is gone");
+    assert.equal(s.pollTransmit(), undefined);
+    assert.equal(s.eventsQueued, 2, "d delivered, then offline");
+    assert.deepEqual(rig.takeEvents().map((e) => e.type), ["delivered", "offline"]);
+    assert.equal(s.eventsQueued, 0);
+  });
+
   test("QoS 1: PUBLISH, PUBACK, delivered; the message leaves the outbox [MQTT-4.3.2-1]", () => {
     const rig = new Rig();
     rig.connect();
