@@ -133,11 +133,11 @@ export class Outbox {
   #retryAt = 0;
   #retryDelay = RETRY_MIN;
   #noSlot = 0;
-  // The last topic measured and its UTF-8 length: a device publishes to a few fixed topics, and on XS
-  // measuring a 46-character topic costs more than the rest of add() (~1,700 computrons).
   // nextPersist's answer while nothing changed (every method that changes it clears #persistKnown).
   #persistAt = -1;
   #persistKnown = false;
+  // The last topic measured and its UTF-8 length: a device publishes to a few fixed topics, and on XS
+  // measuring a 46-character topic costs more than the rest of add() (~1,700 computrons).
   #lengthOf = "";
   #topicLength = 0;
 
@@ -346,8 +346,8 @@ export class Outbox {
 
   /** When persistDue has work next (the session's clock, ms), or -1 for never. */
   nextPersist(): number {
-    // Asked after every event the session handles; it moves only when a method below changed the
-    // entries, their slots or the storage state.
+    // Asked after every event the session handles; the answer moves only when add, removeAt,
+    // update, persistDue or bind changed the entries, their slots or the storage state.
     if (this.#persistKnown) return this.#persistAt;
     this.#persistKnown = true;
     return (this.#persistAt = this.#computeNextPersist());
