@@ -285,18 +285,20 @@ export class MqttClient {
     try {
       const session = this.session;
       for (;;) {
-        let packet: PacketInput | undefined;
-        let any = false;
-        while ((packet = session.pollTransmit())) {
-          any = true;
-          this.#enqueue(packet);
+        // The counts first: most passes have one packet or one event, and no empty polls then.
+        if (session.packetsQueued !== 0) {
+          do this.#enqueue(session.pollTransmit()!);
+          while (session.packetsQueued !== 0);
+          this.#flush();
         }
-        if (any) this.#flush();
-        const event = session.pollEvent();
-        if (!event) break;
+        if (session.eventsQueued === 0) break;
+        const event = session.pollEvent()!;
         // A message goes to the app from here, not through #dispatch: one frame less on the deepest
         // path the firmware has (a post reply over TLS, see #open).
-        if (event.type === "message") this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
+        // Deliveries too (one per message sent): no call and no switch for the two events of every report.
+        const type = event.type;
+        if (type === "message") this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
+        else if (type === "delivered") this.onDelivered?.(event.seq, event.qos);
         else this.#dispatch(event);
       }
       if (this.#refusedSinceDrain && this.outbox.length < this.outbox.maxMessages) {
@@ -360,9 +362,9 @@ export class MqttClient {
       const rest = head.length - this.#queueOffset;
       let chunk: Uint8Array;
       if (rest >= free || this.#queueHead + 1 === queue.length) {
-        // One packet (or the part of it that fits).
+        // One packet (or the part of it that fits); a whole one goes as it is, without a view.
         const n = rest < free ? rest : free;
-        chunk = head.subarray(this.#queueOffset, this.#queueOffset + n);
+        chunk = n === head.length ? head : head.subarray(this.#queueOffset, this.#queueOffset + n);
         this.#advance(n);
       } else {
         // Several small packets: coalesce into one write.
@@ -408,6 +410,7 @@ export class MqttClient {
     }
   }
 
+  /** The events other than "message" and "delivered" (#service hands those over itself). */
   #dispatch(event: SessionEvent): void {
     switch (event.type) {
       case "open":
@@ -433,12 +436,6 @@ export class MqttClient {
         return;
       case "refused":
         this.onRefused?.(event.returnCode, event.reason);
-        return;
-      case "message":
-        this.onMessage?.(event.packet.topic, event.packet.payload, event.packet);
-        return;
-      case "delivered":
-        this.onDelivered?.(event.seq, event.qos);
         return;
       case "suback": {
         // Refusals are logged (and retried) by the session.
@@ -544,6 +541,10 @@ export class MqttClient {
         break;
       case 3:
         this.#flush();
+        // Only the write queue moved: the session has nothing new to poll and its deadline is where
+        // it was, unless the write failed (the socket is then gone). lwIP sends this after every
+        // acknowledged write, so skipping the service pass saves one per packet sent.
+        if (this.#socket === socket) return;
         break;
       case -1:
         this.#log("WARN", "broker closed the connection");

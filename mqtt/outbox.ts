@@ -133,6 +133,9 @@ export class Outbox {
   #retryAt = 0;
   #retryDelay = RETRY_MIN;
   #noSlot = 0;
+  // nextPersist's answer while nothing changed (every method that changes it clears #persistKnown).
+  #persistAt = -1;
+  #persistKnown = false;
   // The last topic measured and its UTF-8 length: a device publishes to a few fixed topics, and on XS
   // measuring a 46-character topic costs more than the rest of add() (~1,700 computrons).
   #lengthOf = "";
@@ -184,6 +187,7 @@ export class Outbox {
       return;
     }
     this.#identity = identity;
+    this.#persistKnown = false;
     if (this.storage) this.#load(this.storage, identity);
   }
 
@@ -194,6 +198,27 @@ export class Outbox {
    * is still here `persistAfter` ms later (see persistDue).
    */
   add(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number, persistNow: boolean): OutboxEntry | undefined {
+    this.#persistKnown = false;
+    const entry = this.#accept(topic, payload, qos, retain, now);
+    if (!entry) return undefined;
+    this.entries.push(entry);
+    this.bytes += entry.size;
+    // While storage fails the message waits in memory; the retry stores it.
+    if (persistNow && this.storage && !this.#failing) this.#persist(entry, this.storage);
+    return entry;
+  }
+
+  /**
+   * A QoS 0 message the caller sends at once (nothing queued ahead of it): accepted or refused
+   * exactly as add() would, with its sequence number, but never held, so the entry is not pushed
+   * only to be removed again in the same turn. Returns the entry (a PUBLISH packet), or undefined.
+   */
+  pass(topic: string, payload: Uint8Array, retain: boolean, now: number): OutboxEntry | undefined {
+    return this.#accept(topic, payload, 0, retain, now);
+  }
+
+  /** add()'s checks and the new entry (not yet held): room made by dropping waiting QoS 0 messages if needed. */
+  #accept(topic: string, payload: Uint8Array, qos: QoS, retain: boolean, now: number): OutboxEntry | undefined {
     if (this.storage && this.#identity === undefined) throw new RangeError("outbox: bind() before use (the session does)");
     this.#now = now;
     if (topic !== this.#lengthOf) {
@@ -248,18 +273,17 @@ export class Outbox {
       at: now,
     };
     if (this.#nextSeq > 0xffffffff) this.#nextSeq = 1;
-    this.entries.push(entry);
-    this.bytes += size;
-    // While storage fails the message waits in memory; the retry stores it.
-    if (persistNow && this.storage && !this.#failing) this.#persist(entry, this.storage);
     return entry;
   }
 
   /** Removes the entry at `index` (and its stored record) at time `now` (when known: it times a storage retry). */
   removeAt(index: number, now?: number): OutboxEntry {
+    this.#persistKnown = false;
     if (now !== undefined) this.#now = now;
-    const entry = this.entries[index];
-    this.entries.splice(index, 1);
+    // Mostly the oldest goes (a QoS 0 message sent at once, the first PUBACK): shift() makes no
+    // array of removed elements as splice() does.
+    const entries = this.entries;
+    const entry = index === 0 ? entries.shift()! : entries.splice(index, 1)[0];
     this.bytes -= entry.size;
     const slot = entry.slot;
     if (slot >= 0) {
@@ -279,6 +303,7 @@ export class Outbox {
 
   /** Writes the entry's current state (message id, QUEUED/SENT/RELEASED) to storage, if it is stored. */
   update(entry: OutboxEntry, now: number): void {
+    this.#persistKnown = false;
     this.#now = now;
     const slot = entry.slot;
     if (slot < 0 || !this.storage) return;
@@ -297,6 +322,7 @@ export class Outbox {
    * client ends).
    */
   persistDue(now: number, all = false): void {
+    this.#persistKnown = false;
     this.#now = now;
     const storage = this.storage;
     if (!storage || this.#identity === undefined) return;
@@ -320,6 +346,14 @@ export class Outbox {
 
   /** When persistDue has work next (the session's clock, ms), or -1 for never. */
   nextPersist(): number {
+    // Asked after every event the session handles; the answer moves only when add, removeAt,
+    // update, persistDue or bind changed the entries, their slots or the storage state.
+    if (this.#persistKnown) return this.#persistAt;
+    this.#persistKnown = true;
+    return (this.#persistAt = this.#computeNextPersist());
+  }
+
+  #computeNextPersist(): number {
     if (!this.storage || this.#identity === undefined) return -1;
     let next = this.#stale.length ? this.#retryAt : -1;
     if (this.#free.length || this.#stale.length) {

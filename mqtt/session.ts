@@ -119,6 +119,12 @@ interface Request {
   messageId: number;
 }
 
+/** The session's own view of the counters it publishes read-only. */
+interface Counters {
+  packetsQueued: number;
+  eventsQueued: number;
+}
+
 const INTERNAL = 0; // token of the SUBSCRIBE packets that restore subscriptions
 
 export class Session {
@@ -172,11 +178,20 @@ export class Session {
   #subRetry: Backoff;
   #subRetryAt = -1;
 
-  // Keepalive
+  // Keepalive: a PINGREQ after keepalive of silence either way; the link is dead after 1.5 x keepalive
+  // without a packet from the broker (ms).
+  readonly #keepaliveMs: number;
+  readonly #silenceMs: number;
   #lastTx = 0;
   #lastRx = 0;
   #pingOutstanding = false;
 
+  /**
+   * What pollTransmit and pollEvent have to give. A host reads these before polling: on XS a property
+   * read costs a tenth of the call that would find the queue empty. Only the session changes them.
+   */
+  readonly packetsQueued: number = 0;
+  readonly eventsQueued: number = 0;
   #tx: PacketInput[] = [];
   #txHead = 0;
   #events: SessionEvent[] = [];
@@ -195,6 +210,8 @@ export class Session {
       throw new MqttUsageError(`keepalive must be a whole number of seconds 0..65535, got ${String(keepalive)}`);
     }
     this.keepalive = keepalive;
+    this.#keepaliveMs = keepalive * 1000;
+    this.#silenceMs = keepalive * 1500;
     const maxInflight = options.maxInflight ?? 16;
     if (!(maxInflight >= 1 && maxInflight <= 65535) || maxInflight !== Math.floor(maxInflight)) {
       throw new MqttUsageError(`maxInflight must be a whole number 1..65535, got ${String(maxInflight)}`);
@@ -246,42 +263,54 @@ export class Session {
 
   /** Next packet to write, or undefined. The packet is valid until the next call into the session. */
   pollTransmit(): PacketInput | undefined {
-    if (this.#txHead >= this.#tx.length) {
-      if (this.#txHead) {
-        this.#tx.length = 0;
-        this.#txHead = 0;
-      }
-      return undefined;
-    }
-    return this.#tx[this.#txHead++];
+    const tx = this.#tx;
+    const head = this.#txHead;
+    if (head >= tx.length) return undefined;
+    const packet = tx[head];
+    // Emptied by the poll that takes the last one: a host that reads packetsQueued never polls an empty queue.
+    if (head + 1 === tx.length) {
+      tx.length = 0;
+      this.#txHead = 0;
+    } else this.#txHead = head + 1;
+    (this as Counters).packetsQueued--;
+    return packet;
   }
 
   pollEvent(): SessionEvent | undefined {
-    if (this.#eventHead >= this.#events.length) {
-      if (this.#eventHead) {
-        this.#events.length = 0;
-        this.#eventHead = 0;
-      }
-      return undefined;
-    }
-    return this.#events[this.#eventHead++];
+    const events = this.#events;
+    const head = this.#eventHead;
+    if (head >= events.length) return undefined;
+    const event = events[head];
+    if (head + 1 === events.length) {
+      events.length = 0;
+      this.#eventHead = 0;
+    } else this.#eventHead = head + 1;
+    (this as Counters).eventsQueued--;
+    return event;
   }
 
   /** When handleTimeout should be called next (ms, same clock as `now`), or -1 for never. */
   nextDeadline(): number {
+    // The host asks after every event: no helper calls here (on XS a call costs as much as the
+    // arithmetic), and the keepalive intervals are computed once.
+    const state = this.#state;
     let next = this.#deadline;
-    if (this.#state === "connected") {
-      if (this.keepalive !== 0) {
-        const k = this.keepalive * 1000;
-        next = this.#lastRx + k + k / 2;
+    if (state === "connected") {
+      const k = this.#keepaliveMs;
+      if (k !== 0) {
+        const lastRx = this.#lastRx;
+        next = lastRx + this.#silenceMs;
         if (!this.#pingOutstanding) {
-          const ping = Math.min(this.#lastTx, this.#lastRx) + k;
+          const lastTx = this.#lastTx;
+          const ping = (lastTx < lastRx ? lastTx : lastRx) + k;
           if (ping < next) next = ping;
         }
       }
-      next = earliest(next, this.#subRetryAt);
-    }
-    return this.#state === "ended" ? next : earliest(next, this.outbox.nextPersist());
+      const retry = this.#subRetryAt;
+      if (retry >= 0 && (next < 0 || retry < next)) next = retry;
+    } else if (state === "ended") return next;
+    const persist = this.outbox.nextPersist();
+    return persist >= 0 && (next < 0 || persist < next) ? persist : next;
   }
 
   get state(): SessionState {
@@ -426,12 +455,12 @@ export class Session {
         if (now >= this.#deadline) this.#lost(now, "connect timeout (no CONNACK)", true);
         return;
       case "connected": {
-        if (this.keepalive === 0) {
+        const k = this.#keepaliveMs;
+        if (k === 0) {
           this.#retrySubscriptions(now);
           return;
         }
-        const k = this.keepalive * 1000;
-        if (now >= this.#lastRx + k + k / 2) {
+        if (now >= this.#lastRx + this.#silenceMs) {
           // Nothing from the broker for 1.5 x keepalive: the link is dead even if TCP says nothing.
           this.#lost(now, `keepalive timeout, nothing received for ${now - this.#lastRx} ms`, true);
           return;
@@ -466,10 +495,19 @@ export class Session {
     }
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttUsageError(`qos must be 0, 1 or 2, got ${String(qos)}`);
     if (!(payload instanceof Uint8Array)) throw new MqttUsageError("payload must be a Uint8Array");
+    const connected = this.#state === "connected";
+    if (connected && qos === 0 && this.#next === this.outbox.entries.length) {
+      // Nothing waits ahead of it: it is written now, as #pump would, without entering the queue.
+      const entry = this.outbox.pass(topic, payload, retain, now);
+      if (!entry) return 0; // the outbox logged why
+      this.#send(entry, now);
+      this.#event({ type: "delivered", seq: entry.seq, qos: 0 });
+      return entry.seq;
+    }
     // Online the message is stored only if the broker is slow to acknowledge it (outbox: Flash wear).
-    const entry = this.outbox.add(topic, payload, qos, retain, now, this.#state !== "connected");
+    const entry = this.outbox.add(topic, payload, qos, retain, now, !connected);
     if (!entry) return 0; // the outbox logged why
-    if (this.#state === "connected") this.#pump(now);
+    if (connected) this.#pump(now);
     return entry.seq;
   }
 
@@ -579,11 +617,13 @@ export class Session {
 
   #send(packet: PacketInput, now: number): void {
     this.#tx.push(packet);
+    (this as Counters).packetsQueued++;
     this.#lastTx = now;
   }
 
   #event(event: SessionEvent): void {
     this.#events.push(event);
+    (this as Counters).eventsQueued++;
   }
 
   #violation(now: number, reason: string): void {
@@ -617,6 +657,7 @@ export class Session {
     if (clearTx) {
       this.#tx.length = 0;
       this.#txHead = 0;
+      (this as Counters).packetsQueued = 0;
     }
     for (const r of this.#requests) {
       if (r.messageId) this.#ids.delete(r.messageId);
@@ -940,10 +981,4 @@ function positive(value: number, name: string): number {
 function checkTopicFilter(filter: string, call: string): void {
   const problem = stringProblem(filter) || topicFilterProblem(filter);
   if (problem !== "") throw new MqttUsageError(`${call}: ${problem}`);
-}
-
-/** The earlier of two deadlines, -1 meaning none. */
-function earliest(a: number, b: number): number {
-  if (a < 0) return b;
-  return b >= 0 && b < a ? b : a;
 }

@@ -433,6 +433,41 @@ suite("session: publish", (test) => {
     assert.equal(rig.session.outbox.length, 0);
   });
 
+  test("packetsQueued and eventsQueued count what pollTransmit and pollEvent have to give (a host polls only while they are not 0); a lost connection drops its packets from the count", () => {
+    const rig = new Rig({ maxInflight: 5 });
+    rig.connect();
+    rig.takeEvents();
+    const s = rig.session;
+    assert.equal(s.packetsQueued, 0);
+    assert.equal(s.eventsQueued, 0);
+    s.publish("t", bytes("a"), 0, false, rig.now);
+    s.publish("t", bytes("b"), 1, false, rig.now);
+    s.publish("t", bytes("c"), 1, false, rig.now);
+    assert.equal(s.packetsQueued, 3);
+    assert.equal(s.eventsQueued, 1, "a delivered");
+    for (let left = 3; left > 0; left--) {
+      assert.ok(s.pollTransmit());
+      assert.equal(s.packetsQueued, left - 1);
+    }
+    assert.equal(s.pollTransmit(), undefined);
+    assert.ok(s.pollEvent());
+    assert.equal(s.eventsQueued, 0);
+    assert.equal(s.pollEvent(), undefined);
+    // Queues emptied by the last poll are used again from the start.
+    s.publish("t", bytes("d"), 0, false, rig.now);
+    assert.equal(s.packetsQueued, 1);
+    assert.ok(s.pollTransmit()?.cmd === "publish");
+    assert.equal(s.packetsQueued, 0);
+    s.publish("t", bytes("e"), 1, false, rig.now);
+    assert.equal(s.packetsQueued, 1);
+    s.transportDown(rig.now, "reset");
+    assert.equal(s.packetsQueued, 0, "the packet for the lost connection is gone");
+    assert.equal(s.pollTransmit(), undefined);
+    assert.equal(s.eventsQueued, 2, "d delivered, then offline");
+    assert.deepEqual(rig.takeEvents().map((e) => e.type), ["delivered", "offline"]);
+    assert.equal(s.eventsQueued, 0);
+  });
+
   test("QoS 1: PUBLISH, PUBACK, delivered; the message leaves the outbox [MQTT-4.3.2-1]", () => {
     const rig = new Rig();
     rig.connect();
@@ -840,6 +875,42 @@ suite("session: outbox", (test) => {
     assert.ok(outbox.bytes <= 200);
   });
 
+  test("online, a QoS 0 message with nothing queued ahead is written at once and never held (no bytes, no flash write); it is refused as a held one would be when the outbox is full", () => {
+    const storage = new MemoryStorage(20);
+    const warnings: string[] = [];
+    const outbox = new Outbox({ maxMessages: 2, maxBytes: 1000, storage, warn: (m) => warnings.push(m) });
+    const rig = new Rig({ outbox, maxInflight: 2, keepalive: 0 });
+    rig.connect();
+    rig.takeEvents();
+    const next = outbox.nextSeq;
+    const a = rig.session.publish("t", bytes("a"), 0, false, rig.now);
+    assert.equal(a, next, "it takes the next sequence number");
+    assert.deepEqual(cmds(rig.take()), ["publish"]);
+    assert.deepEqual(rig.takeEvents(), [{ type: "delivered", seq: a, qos: 0 }]);
+    assert.equal(outbox.length, 0);
+    assert.equal(outbox.bytes, 0);
+    assert.equal(rig.session.nextDeadline(), -1, "no persist deadline for it");
+    rig.advance(60000);
+    assert.equal(storage.writes, 0);
+    // Two QoS 1 messages in flight fill the outbox: a QoS 0 message is refused, counted and warned.
+    rig.session.publish("t", bytes("b"), 1, false, rig.now);
+    rig.session.publish("t", bytes("c"), 1, false, rig.now);
+    assert.deepEqual(cmds(rig.take()), ["publish", "publish"]);
+    assert.equal(rig.session.publish("t", bytes("d"), 0, false, rig.now), 0);
+    assert.equal(outbox.refused, 1);
+    assert.ok(warnings.some((w) => w.includes("full, message refused")), warnings.join("\n"));
+    assert.deepEqual(rig.take(), []);
+    assert.deepEqual(rig.takeEvents(), []);
+    // Larger than the whole outbox: refused for that.
+    rig.recv({ cmd: "puback", messageId: 1 });
+    rig.recv({ cmd: "puback", messageId: 2 });
+    rig.takeEvents();
+    assert.equal(rig.session.publish("t", new Uint8Array(2000), 0, false, rig.now), 0);
+    assert.equal(outbox.refused, 2);
+    assert.ok(warnings.some((w) => w.includes("larger than the outbox")), warnings.join("\n"));
+    assert.deepEqual(rig.take(), []);
+  });
+
   test("a message larger than the outbox is refused, never silently dropped (anchor: large messages silently dropped)", () => {
     const warnings: string[] = [];
     const outbox = new Outbox({ maxBytes: 1000, warn: (m) => warnings.push(m) });
@@ -1091,6 +1162,33 @@ suite("outbox: flash wear", (test) => {
     rig.recv({ cmd: "puback", messageId: p.messageId! });
     assert.equal(storage.erases, 1);
     assert.equal(storage.records.size, 0);
+  });
+
+  test("nextDeadline follows the persist deadline through every change: a message accepted, stored, acknowledged, a storage failure and its retry", () => {
+    const storage = new MemoryStorage(20);
+    const rig = stored(storage, [], { keepalive: 0 });
+    rig.connect();
+    assert.equal(rig.session.nextDeadline(), -1);
+    const t0 = rig.now;
+    rig.session.publish("t", bytes("a"), 1, false, rig.now);
+    const [a] = rig.take().filter((x) => x.cmd === "publish");
+    assert.equal(rig.session.nextDeadline(), t0 + 5000, "a is stored once it waited persistAfter");
+    rig.advance(2000);
+    rig.session.publish("t", bytes("b"), 1, false, rig.now);
+    const [b] = rig.take().filter((x) => x.cmd === "publish");
+    assert.equal(rig.session.nextDeadline(), t0 + 5000, "the oldest unstored message decides");
+    rig.advance(3000);
+    assert.equal(storage.writes, 1);
+    assert.equal(rig.session.nextDeadline(), t0 + 7000, "then b's turn");
+    rig.recv({ cmd: "puback", messageId: b.messageId! });
+    assert.equal(rig.session.nextDeadline(), -1, "b acknowledged before it was due: nothing left to store");
+    storage.failRemove = true;
+    rig.recv({ cmd: "puback", messageId: a.messageId! });
+    assert.equal(rig.session.nextDeadline(), rig.now + 5000, "a's record could not be erased: the retry is due in 5 s");
+    storage.failRemove = false;
+    rig.advance(5000);
+    assert.equal(storage.records.size, 0);
+    assert.equal(rig.session.nextDeadline(), -1);
   });
 
   test("the connection drops (or the client ends) with messages held in memory: each is written then", () => {
