@@ -13,15 +13,18 @@
 import type { OneNetConfig } from "./config";
 import { LIMITS } from "./config";
 import { OneNetError, PayloadError } from "./errors";
-import { checkValue, DEFAULT_MODEL, specOf } from "./model";
-import type { ThingModel } from "./model";
+import { checkValue, compileModel, DEFAULT_MODEL, specOf } from "./model";
+import type { CompiledModel, CompiledSpec, ThingModel } from "./model";
 import {
+  entryEnd,
+  entryText,
   eventPost,
   historyPost,
   IdCounter,
   parseGet,
   parseReply,
   parseSet,
+  POST_HEAD,
   isIdentifier,
   propertyPost,
   reply,
@@ -181,7 +184,14 @@ export class OneNetDevice {
   readonly #posts: Outgoing[] = [];
   /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
   readonly #awaiting: Awaiting[] = [];
-  /** Last value of each identifier reported or set (a Map: identifiers from the cloud are data, never keys of an object). */
+  /** The model ready for the report path, holding each property's last value; null: no model, or one the general path takes. */
+  readonly #compiled: CompiledModel | null;
+  /** report()'s properties while it is checked (one per identifier of the model at most). */
+  readonly #touched: CompiledSpec[] = [];
+  /**
+   * Last value of each identifier reported or set outside the compiled model (a Map: identifiers from
+   * the cloud are data, never keys of an object).
+   */
   readonly #values = new Map<string, unknown>();
   readonly #queueLimit: number;
   readonly #replyLimit: number;
@@ -212,6 +222,7 @@ export class OneNetDevice {
     this.config = options.config;
     this.#link = options.link;
     this.#model = options.model === undefined ? DEFAULT_MODEL : options.model;
+    this.#compiled = this.#model ? compileModel(this.#model) : null;
     this.topics = new Topics(options.config.product, options.config.device);
     this.#queueLimit = options.queueLimit ?? 32;
     this.#replyLimit = Math.max(1, options.replyLimit ?? 8);
@@ -305,21 +316,53 @@ export class OneNetDevice {
   report(params: { readonly [identifier: string]: unknown }, now: number, reading?: { readonly time: number | undefined; readonly qos: 0 | 1 }): string {
     this.#now = now;
     this.#checkRoom();
-    const model = this.#model;
-    if (model) {
+    const compiled = this.#compiled;
+    // A reading from the log carries its own time (undefined: not known, the platform stamps it).
+    const time = reading ? reading.time : this.#epoch();
+    let id: string;
+    let payload: Uint8Array;
+    if (compiled !== null) {
+      // One pass checks each value and writes its entry (payload.ts propertyPost's format); values
+      // become the last known ones only once the whole report passed.
+      const end = entryEnd(time);
+      const touched = this.#touched;
+      let n = 0;
+      let body = "";
       for (const identifier in params) {
         const value = params[identifier];
         if (value === undefined) continue;
-        const spec = specOf(model, identifier);
-        if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
-        const problem = checkValue(spec, value);
-        if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+        const c = compiled[identifier];
+        if (c === undefined) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
+        if (typeof value === "number" && value >= c.min && value <= c.max && (!c.integer || value % 1 === 0)) {
+          body += (n === 0 ? '"' : ',"') + identifier + '":{"value":' + value + end;
+        } else {
+          const problem = checkValue(c.spec, value);
+          if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+          body += (n === 0 ? '"' : ',"') + identifier + entryText(value, time, end);
+        }
+        c.next = value;
+        touched[n++] = c;
       }
+      id = this.#ids.next();
+      if (n === 0) throw new OneNetError("onenet: property post with no values");
+      payload = new Uint8Array(ArrayBuffer.fromString('{"id":"' + id + POST_HEAD + body + "}}"));
+      for (let i = 0; i < n; i++) touched[i].last = touched[i].next;
+    } else {
+      const model = this.#model;
+      if (model) {
+        for (const identifier in params) {
+          const value = params[identifier];
+          if (value === undefined) continue;
+          const spec = specOf(model, identifier);
+          if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
+          const problem = checkValue(spec, value);
+          if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+        }
+      }
+      id = this.#ids.next();
+      payload = propertyPost(id, params, time);
+      for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
     }
-    const id = this.#ids.next();
-    // A reading from the log carries its own time (undefined: not known, the platform stamps it).
-    const payload = propertyPost(id, params, reading ? reading.time : this.#epoch());
-    for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
     this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id });
     return id;
   }
@@ -471,6 +514,17 @@ export class OneNetDevice {
     }
   }
 
+  #remember(identifier: string, value: unknown): void {
+    const c = this.#compiled?.[identifier];
+    if (c !== undefined) c.last = value;
+    else this.#values.set(identifier, value);
+  }
+
+  #recall(identifier: string): unknown {
+    const c = this.#compiled?.[identifier];
+    return c !== undefined ? c.last : this.#values.get(identifier);
+  }
+
   #epoch(): number | undefined {
     return (this.#options.epochMs ?? defaultEpoch)();
   }
@@ -589,7 +643,7 @@ export class OneNetDevice {
         }
         if (verdict === false) refused.push(`${identifier} (not applied)`);
         else if (typeof verdict === "string") refused.push(`${identifier} (${verdict})`);
-        else this.#values.set(identifier, value);
+        else this.#remember(identifier, value);
       }
     }
     if (refused.length === 0) {
@@ -620,7 +674,7 @@ export class OneNetDevice {
         continue;
       }
       let value = this.#options.onGet ? this.#options.onGet(identifier) : undefined;
-      if (value === undefined) value = this.#values.get(identifier);
+      if (value === undefined) value = this.#recall(identifier);
       if (value === undefined) missing.push(identifier);
       else data[identifier] = value;
     }
