@@ -48,6 +48,8 @@ export class OneNetClient {
   readonly #options: OneNetClientOptions;
   #timer: Timer | undefined;
   #timerAt = Infinity;
+  /** The device's login state, kept here on its changes: `online` is read several times a report. */
+  #online = false;
   readonly #onTimer: () => void;
   readonly #uptime: Uptime;
 
@@ -101,6 +103,7 @@ export class OneNetClient {
     client.onConnect = () => {
       try {
         // the outbox's messages go out again right now: the profile's uplink waits their turns (1 message/s)
+        this.#online = true; // as the device is from the first line of onConnected on
         this.device.onConnected(this.#uptime.now(), this.mqtt.outbox.length);
         options.onOnline?.(true);
         this.#service();
@@ -110,7 +113,8 @@ export class OneNetClient {
     };
     client.onClose = () => {
       try {
-        if (this.device.connected) {
+        if (this.#online) {
+          this.#online = false;
           this.device.onDisconnected(this.#uptime.now());
           options.onOnline?.(false);
         }
@@ -158,7 +162,7 @@ export class OneNetClient {
   }
 
   get online(): boolean {
-    return this.device.connected;
+    return this.#online;
   }
 
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */

@@ -451,8 +451,12 @@ export class OneNetDevice {
       this.#options.onMissing?.(a.id);
     }
     if (awaiting.length > 0) next = awaiting[0].deadline;
-    if (this.queued > 0 && now >= this.#nextSend) {
-      const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
+    // The queues' lengths read here, not through the `queued` getter: on XS a getter call costs
+    // several times the sum, and this runs twice a report.
+    const replies = this.#replies;
+    const posts = this.#posts;
+    if ((replies.length > 0 || posts.length > 0) && now >= this.#nextSend) {
+      const queue = replies.length > 0 ? replies : posts;
       // Out of the queue and the pacing mark moved before the hand-over: the MQTT client's publish
       // runs its own loop, which can call back here (onDrain); a nested pass then found this message
       // still first and due, sent it twice, and the outer pass dropped the next one unsent.
@@ -462,7 +466,7 @@ export class OneNetDevice {
         if (now + this.#replyTimeout < next && m.id) next = now + this.#replyTimeout;
       } else queue.unshift(m);
     }
-    if (this.queued > 0 && this.#nextSend < next) next = this.#nextSend;
+    if ((replies.length > 0 || posts.length > 0) && this.#nextSend < next) next = this.#nextSend;
     return next;
   }
 
@@ -500,7 +504,7 @@ export class OneNetDevice {
   }
 
   #checkRoom(): void {
-    if (this.queued >= this.#queueLimit) {
+    if (this.#replies.length + this.#posts.length >= this.#queueLimit) {
       throw new OneNetError(`onenet: uplink queue full (${this.#queueLimit} waiting at 1 message/s); message refused`);
     }
   }
