@@ -153,7 +153,10 @@ export class Uplink {
     // The next batch goes from the scheduler's turn, not from under the report: built and written
     // here it reached the socket's write 370 slots deep, and the SDK's TLS write runs below that
     // (an overflow of the board's 512-slot stack in the XS lane, a TLS drain after an outage).
-    this.#kick();
+    // No turn when that pump could only return (the usual case: every pending reading is a live post
+    // awaiting its reply, and the marks were settled above); a turn of the event loop costs more
+    // than the whole report's store work.
+    if (this.#resend || this.#ring.pending > this.#liveSlots.length) this.#kick();
     return id;
   }
 
