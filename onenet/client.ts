@@ -127,11 +127,12 @@ export class OneNetClient {
         const stats = device.stats;
         const replies = stats.replies;
         const refused = stats.refusedByPlatform;
-        if (device.onMessage(topic, payload, this.#uptime.now())) {
+        const now = this.#uptime.now();
+        if (device.onMessage(topic, payload, now)) {
           // The platform answered a post with 200: login, topics and payload all work, so the
           // connection has proved itself and the next loss may reconnect quickly again.
           if (stats.replies > replies && stats.refusedByPlatform === refused) this.mqtt.connectionProved();
-          this.#service();
+          this.#serviceAt(now);
         } else options.onOtherMessage?.(topic, payload);
       } catch (e) {
         this.#failed("downlink handler", e);
@@ -167,8 +168,9 @@ export class OneNetClient {
 
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */
   report(params: { readonly [identifier: string]: unknown }): string {
-    const id = this.device.report(params, this.#uptime.now());
-    this.#service();
+    const now = this.#uptime.now();
+    const id = this.device.report(params, now);
+    this.#serviceAt(now);
     return id;
   }
 
@@ -177,8 +179,9 @@ export class OneNetClient {
    * reading's own time (undefined: the platform stamps it). Returns its id.
    */
   reportReading(params: { readonly [identifier: string]: unknown }, time: number | undefined): string {
-    const id = this.device.report(params, this.#uptime.now(), { time, qos: 0 });
-    this.#service();
+    const now = this.#uptime.now();
+    const id = this.device.report(params, now, { time, qos: 0 });
+    this.#serviceAt(now);
     return id;
   }
 
@@ -216,10 +219,17 @@ export class OneNetClient {
   }
 
   #service(): void {
+    this.#serviceAt(this.#uptime.now());
+  }
+
+  /**
+   * #service with the `now` its caller already read: the clock is read once per report and per
+   * reply (a wrap-safe read costs more than the device's whole service pass).
+   */
+  #serviceAt(now: number): void {
     // May be re-entered from MQTT's onDrain while the device hands a message over: the device has
     // already taken that message from its queue and moved its pacing mark, so the inner pass sends
     // nothing twice (onenet/device.ts service).
-    const now = this.#uptime.now();
     const next = this.device.service(now);
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) Timer.clear(this.#timer);
