@@ -137,7 +137,8 @@ export class Uplink {
     let id = "";
     // While a backlog drains, live posts thin out to one per LIVE_GAP so that history gets most of
     // the 1 message/s uplink (a device reporting every second would otherwise never catch up).
-    const backlog = this.#ring.pending - 1 - this.#liveIds.length > 0;
+    const pending = this.#ring.pending; // unchanged below: replies only note slots (#settle marks them)
+    const backlog = pending - 1 - this.#liveIds.length > 0;
     if (link.online && this.#liveIds.length < LIVE_MAX && (!backlog || uptime - this.#lastLive >= LIVE_GAP)) {
       this.#lastLive = uptime;
       try {
@@ -156,7 +157,7 @@ export class Uplink {
     // No turn when that pump could only return (the usual case: every pending reading is a live post
     // awaiting its reply, and the marks were settled above); a turn of the event loop costs more
     // than the whole report's store work.
-    if (this.#resend || this.#ring.pending > this.#liveSlots.length) this.#kick();
+    if (this.#resend || pending > this.#liveSlots.length) this.#kick();
     return id;
   }
 
