@@ -22,7 +22,7 @@ import {
   historyPost,
   IdCounter,
   parseGet,
-  parseReply,
+  parseReplyInto,
   parseSet,
   POST_HEAD,
   isIdentifier,
@@ -121,20 +121,20 @@ const KIND_REPLY = 2;
 const KIND_RAW = 3;
 const KIND_HISTORY = 4;
 
+/** A message waiting for its uplink slot; a post once sent waits for its reply as the same object. */
 interface Outgoing {
   readonly kind: number;
   readonly topic: string;
-  readonly payload: Uint8Array;
+  /** Dropped (NO_BYTES) once the client took the message: an awaited post keeps only its id. */
+  payload: Uint8Array;
   readonly qos: 0 | 1;
   /** Message id for posts and events; "" otherwise. */
   readonly id: string;
-}
-
-interface Awaiting {
-  readonly id: string;
-  readonly kind: number;
+  /** While awaited: when its reply is overdue. */
   deadline: number;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Refuses what gets a device disconnected: QoS 2, retain, a topic outside its own space. */
 export function checkPublish(topics: Topics, topic: string, qos: number, retain: boolean): void {
@@ -183,11 +183,13 @@ export class OneNetDevice {
   readonly #replies: Outgoing[] = [];
   readonly #posts: Outgoing[] = [];
   /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
-  readonly #awaiting: Awaiting[] = [];
+  readonly #awaiting: Outgoing[] = [];
   /** The model ready for the report path, holding each property's last value; null: no model, or one the general path takes. */
   readonly #compiled: CompiledModel | null;
   /** report()'s properties while it is checked (one per identifier of the model at most). */
   readonly #touched: CompiledSpec[] = [];
+  /** The post reply being handled (its fields are copied into what onReply gets). */
+  readonly #reply = { id: "", code: 0, msg: "" };
   /**
    * Last value of each identifier reported or set outside the compiled model (a Map: identifiers from
    * the cloud are data, never keys of an object).
@@ -363,7 +365,7 @@ export class OneNetDevice {
       payload = propertyPost(id, params, time);
       for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
     }
-    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id, deadline: 0 });
     return id;
   }
 
@@ -376,7 +378,7 @@ export class OneNetDevice {
     this.#checkRoom();
     const id = this.#ids.next();
     const payload = historyPost(id, series, scratch);
-    this.#enqueue(this.#posts, { kind: KIND_HISTORY, topic: this.topics.historyPost, payload, qos: 0, id });
+    this.#enqueue(this.#posts, { kind: KIND_HISTORY, topic: this.topics.historyPost, payload, qos: 0, id, deadline: 0 });
     return id;
   }
 
@@ -386,7 +388,7 @@ export class OneNetDevice {
     this.#checkRoom();
     const id = this.#ids.next();
     const payload = eventPost(id, identifier, value, this.#epoch());
-    this.#enqueue(this.#posts, { kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id, deadline: 0 });
     return id;
   }
 
@@ -398,7 +400,7 @@ export class OneNetDevice {
     this.#now = now;
     checkPublish(this.topics, topic, qos, retain);
     this.#checkRoom();
-    this.#enqueue(reply ? this.#replies : this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
+    this.#enqueue(reply ? this.#replies : this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "", deadline: 0 });
   }
 
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
@@ -410,13 +412,13 @@ export class OneNetDevice {
     }
     switch (kind) {
       case DOWN_POST_REPLY:
-        this.#onReply(payload, KIND_POST);
+        this.#onReply(payload, KIND_POST, "property");
         return true;
       case DOWN_EVENT_REPLY:
-        this.#onReply(payload, KIND_EVENT);
+        this.#onReply(payload, KIND_EVENT, "event");
         return true;
       case DOWN_HISTORY_REPLY:
-        this.#onReply(payload, KIND_HISTORY);
+        this.#onReply(payload, KIND_HISTORY, "history");
         return true;
       case DOWN_SET:
         this.#onSet(payload);
@@ -483,8 +485,11 @@ export class OneNetDevice {
       this.#options.log.log("DEBUG", "onenet", "sent", { topic: m.topic.slice(this.topics.prefix.length), id: m.id || undefined, bytes: m.payload.length, qos: m.qos });
     }
     if (m.kind === KIND_POST || m.kind === KIND_EVENT || m.kind === KIND_HISTORY) {
-      this.#awaiting.push({ id: m.id, kind: m.kind, deadline: replyDeadline });
-      this.#trimAwaiting();
+      // the message itself waits for the reply (no object per post), without its bytes, which the client holds now
+      m.payload = NO_BYTES;
+      m.deadline = replyDeadline;
+      this.#awaiting.push(m);
+      if (this.#awaiting.length > 64) this.#trimAwaiting();
     }
     return true;
   }
@@ -548,7 +553,7 @@ export class OneNetDevice {
       }
     }
     const text = msg.length > REPLY_MSG_MAX ? msg.slice(0, REPLY_MSG_MAX - 1) + "…" : msg;
-    this.#enqueue(replies, { kind: KIND_REPLY, topic, payload: reply(id, code, text, data), qos: 0, id: "" });
+    this.#enqueue(replies, { kind: KIND_REPLY, topic, payload: reply(id, code, text, data), qos: 0, id: "", deadline: 0 });
   }
 
   /** Queues `m`, unless it can never be sent: then it is dropped with an error, never left to block the queue. */
@@ -562,15 +567,14 @@ export class OneNetDevice {
     queue.push(m);
   }
 
-  #onReply(payload: Uint8Array, kind: number): void {
+  #onReply(payload: Uint8Array, kind: number, what: "property" | "event" | "history"): void {
     let r: Reply;
     try {
-      r = parseReply(payload);
+      r = parseReplyInto(payload, this.#reply);
     } catch (e) {
       this.#log("WARN", `unreadable post reply: ${(e as Error).message}`);
       return;
     }
-    const what = kindName(kind);
     // the oldest awaiting post with this id (without a boot number ids restart at "1" after a reboot, so the oldest is the likelier match)
     const awaiting = this.#awaiting;
     let known = false;

@@ -263,11 +263,19 @@ export interface Reply {
 
 /** A post reply from the platform: `{"id":"123","code":200,"msg":"success"}`. */
 export function parseReply(bytes: Uint8Array): Reply {
+  return parseReplyInto(bytes, { id: "", code: 0, msg: "" });
+}
+
+/** parseReply into `into` (the device's own, reused: a reply a report allocates nothing for); returns it. */
+export function parseReplyInto(bytes: Uint8Array, into: { id: string; code: number; msg: string }): Reply {
   const o = parseObject(bytes);
   const id = idOf(o);
   const code = typeof o.code === "number" ? o.code : typeof o.code === "string" ? Number(o.code) : NaN;
   if (!Number.isInteger(code)) throw new PayloadError(`reply ${id} has no code`);
-  return { id, code, msg: typeof o.msg === "string" ? o.msg : "" };
+  into.id = id;
+  into.code = code;
+  into.msg = typeof o.msg === "string" ? o.msg : "";
+  return into;
 }
 
 export interface SetRequest {
