@@ -324,8 +324,8 @@ export class OneNetDevice {
     let id: string;
     let payload: Uint8Array;
     if (compiled !== null) {
-      // One pass checks each value and writes its entry (payload.ts propertyPost's format); values
-      // become the last known ones only once the whole report passed.
+      // One pass checks each value, writes its entry (payload.ts propertyPost's format) and keeps it
+      // as the last known one; a refusal puts the earlier ones back (#restore).
       const end = entryEnd(time);
       const touched = this.#touched;
       let n = 0;
@@ -334,21 +334,21 @@ export class OneNetDevice {
         const value = params[identifier];
         if (value === undefined) continue;
         const c = compiled[identifier];
-        if (c === undefined) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
+        if (c === undefined) throw this.#restore(n, `${identifier} is not in the thing model (the platform would answer 309)`);
         if (typeof value === "number" && value >= c.min && value <= c.max && (!c.integer || value % 1 === 0)) {
           body += (n === 0 ? '"' : ',"') + identifier + '":{"value":' + value + end;
         } else {
           const problem = checkValue(c.spec, value);
-          if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+          if (problem) throw this.#restore(n, `${identifier} ${problem} (the platform would answer 302)`);
           body += (n === 0 ? '"' : ',"') + identifier + entryText(value, time, end);
         }
-        c.next = value;
+        c.previous = c.last;
+        c.last = value;
         touched[n++] = c;
       }
       id = this.#ids.next();
       if (n === 0) throw new OneNetError("onenet: property post with no values");
       payload = new Uint8Array(ArrayBuffer.fromString('{"id":"' + id + POST_HEAD + body + "}}"));
-      for (let i = 0; i < n; i++) touched[i].last = touched[i].next;
     } else {
       const model = this.#model;
       if (model) {
@@ -406,7 +406,9 @@ export class OneNetDevice {
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
   onMessage(topic: string, payload: Uint8Array, now: number): boolean {
     this.#now = now;
-    const kind = this.topics.classify(topic);
+    // a post reply, the message of every report, without the call (on XS it costs more than the compare)
+    const topics = this.topics;
+    const kind = topic === topics.propertyPostReply ? DOWN_POST_REPLY : topics.classify(topic);
     if (this.#options.log?.enabled("DEBUG")) {
       this.#options.log.log("DEBUG", "onenet", "received", { topic: topic.slice(this.topics.prefix.length), bytes: payload.length, known: kind !== DOWN_NONE });
     }
@@ -521,6 +523,13 @@ export class OneNetDevice {
       this.stats.missingReplies++;
       this.#options.onMissing?.(a.id);
     }
+  }
+
+  /** A refused report: the `n` values it already kept go back to what they were; returns the error to throw. */
+  #restore(n: number, why: string): OneNetError {
+    const touched = this.#touched;
+    for (let i = 0; i < n; i++) touched[i].last = touched[i].previous;
+    return new OneNetError(`onenet: report: ${why}`);
   }
 
   #remember(identifier: string, value: unknown): void {

@@ -76,8 +76,8 @@ export interface CompiledSpec {
   readonly integer: boolean;
   /** The last value reported or set: the property get's fallback. */
   last: unknown;
-  /** A report's value while the report is checked, kept as `last` only once all of it passed. */
-  next: unknown;
+  /** `last` before the report being checked, put back if that report is refused. */
+  previous: unknown;
 }
 
 /** Identifier -> compiled spec, without a prototype: "toString" or "__proto__" from the cloud find nothing. */
@@ -99,7 +99,7 @@ export function compileModel(model: ThingModel): CompiledModel | null {
       max: numeric ? Math.min(spec.max ?? Number.MAX_VALUE, Number.MAX_VALUE) : -Infinity,
       integer: spec.type === "int32",
       last: undefined,
-      next: undefined,
+      previous: undefined,
     };
   }
   return out;
