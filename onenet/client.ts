@@ -48,6 +48,8 @@ export class OneNetClient {
   readonly #options: OneNetClientOptions;
   #timer: Timer | undefined;
   #timerAt = Infinity;
+  /** The device's login state, kept here on its changes: `online` is read several times a report. */
+  #online = false;
   readonly #onTimer: () => void;
   readonly #uptime: Uptime;
 
@@ -101,6 +103,7 @@ export class OneNetClient {
     client.onConnect = () => {
       try {
         // the outbox's messages go out again right now: the profile's uplink waits their turns (1 message/s)
+        this.#online = true; // as the device is from the first line of onConnected on
         this.device.onConnected(this.#uptime.now(), this.mqtt.outbox.length);
         options.onOnline?.(true);
         this.#service();
@@ -110,7 +113,8 @@ export class OneNetClient {
     };
     client.onClose = () => {
       try {
-        if (this.device.connected) {
+        if (this.#online) {
+          this.#online = false;
           this.device.onDisconnected(this.#uptime.now());
           options.onOnline?.(false);
         }
@@ -123,11 +127,12 @@ export class OneNetClient {
         const stats = device.stats;
         const replies = stats.replies;
         const refused = stats.refusedByPlatform;
-        if (device.onMessage(topic, payload, this.#uptime.now())) {
+        const now = this.#uptime.now();
+        if (device.onMessage(topic, payload, now)) {
           // The platform answered a post with 200: login, topics and payload all work, so the
           // connection has proved itself and the next loss may reconnect quickly again.
           if (stats.replies > replies && stats.refusedByPlatform === refused) this.mqtt.connectionProved();
-          this.#service();
+          this.#serviceAt(now);
         } else options.onOtherMessage?.(topic, payload);
       } catch (e) {
         this.#failed("downlink handler", e);
@@ -158,13 +163,14 @@ export class OneNetClient {
   }
 
   get online(): boolean {
-    return this.device.connected;
+    return this.#online;
   }
 
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */
   report(params: { readonly [identifier: string]: unknown }): string {
-    const id = this.device.report(params, this.#uptime.now());
-    this.#service();
+    const now = this.#uptime.now();
+    const id = this.device.report(params, now);
+    this.#serviceAt(now);
     return id;
   }
 
@@ -173,8 +179,9 @@ export class OneNetClient {
    * reading's own time (undefined: the platform stamps it). Returns its id.
    */
   reportReading(params: { readonly [identifier: string]: unknown }, time: number | undefined): string {
-    const id = this.device.report(params, this.#uptime.now(), { time, qos: 0 });
-    this.#service();
+    const now = this.#uptime.now();
+    const id = this.device.report(params, now, { time, qos: 0 });
+    this.#serviceAt(now);
     return id;
   }
 
@@ -212,10 +219,17 @@ export class OneNetClient {
   }
 
   #service(): void {
+    this.#serviceAt(this.#uptime.now());
+  }
+
+  /**
+   * #service with the `now` its caller already read: the clock is read once per report and per
+   * reply (a wrap-safe read costs more than the device's whole service pass).
+   */
+  #serviceAt(now: number): void {
     // May be re-entered from MQTT's onDrain while the device hands a message over: the device has
     // already taken that message from its queue and moved its pacing mark, so the inner pass sends
     // nothing twice (onenet/device.ts service).
-    const now = this.#uptime.now();
     const next = this.device.service(now);
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) Timer.clear(this.#timer);

@@ -13,15 +13,18 @@
 import type { OneNetConfig } from "./config";
 import { LIMITS } from "./config";
 import { OneNetError, PayloadError } from "./errors";
-import { checkValue, DEFAULT_MODEL, specOf } from "./model";
-import type { ThingModel } from "./model";
+import { checkValue, compileModel, DEFAULT_MODEL, specOf } from "./model";
+import type { CompiledModel, CompiledSpec, ThingModel } from "./model";
 import {
+  entryEnd,
+  entryText,
   eventPost,
   historyPost,
   IdCounter,
   parseGet,
-  parseReply,
+  parseReplyInto,
   parseSet,
+  POST_HEAD,
   isIdentifier,
   propertyPost,
   reply,
@@ -118,20 +121,20 @@ const KIND_REPLY = 2;
 const KIND_RAW = 3;
 const KIND_HISTORY = 4;
 
+/** A message waiting for its uplink slot; a post once sent waits for its reply as the same object. */
 interface Outgoing {
   readonly kind: number;
   readonly topic: string;
-  readonly payload: Uint8Array;
+  /** Dropped (NO_BYTES) once the client took the message: an awaited post keeps only its id. */
+  payload: Uint8Array;
   readonly qos: 0 | 1;
   /** Message id for posts and events; "" otherwise. */
   readonly id: string;
-}
-
-interface Awaiting {
-  readonly id: string;
-  readonly kind: number;
+  /** While awaited: when its reply is overdue. */
   deadline: number;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Refuses what gets a device disconnected: QoS 2, retain, a topic outside its own space. */
 export function checkPublish(topics: Topics, topic: string, qos: number, retain: boolean): void {
@@ -180,8 +183,17 @@ export class OneNetDevice {
   readonly #replies: Outgoing[] = [];
   readonly #posts: Outgoing[] = [];
   /** Posts sent and not yet answered, in send order (so also in deadline order). Bounded. */
-  readonly #awaiting: Awaiting[] = [];
-  /** Last value of each identifier reported or set (a Map: identifiers from the cloud are data, never keys of an object). */
+  readonly #awaiting: Outgoing[] = [];
+  /** The model ready for the report path, holding each property's last value; null: no model, or one the general path takes. */
+  readonly #compiled: CompiledModel | null;
+  /** report()'s properties while it is checked (one per identifier of the model at most). */
+  readonly #touched: CompiledSpec[] = [];
+  /** The post reply being handled (its fields are copied into what onReply gets). */
+  readonly #reply = { id: "", code: 0, msg: "" };
+  /**
+   * Last value of each identifier reported or set outside the compiled model (a Map: identifiers from
+   * the cloud are data, never keys of an object).
+   */
   readonly #values = new Map<string, unknown>();
   readonly #queueLimit: number;
   readonly #replyLimit: number;
@@ -212,6 +224,7 @@ export class OneNetDevice {
     this.config = options.config;
     this.#link = options.link;
     this.#model = options.model === undefined ? DEFAULT_MODEL : options.model;
+    this.#compiled = this.#model ? compileModel(this.#model) : null;
     this.topics = new Topics(options.config.product, options.config.device);
     this.#queueLimit = options.queueLimit ?? 32;
     this.#replyLimit = Math.max(1, options.replyLimit ?? 8);
@@ -305,22 +318,54 @@ export class OneNetDevice {
   report(params: { readonly [identifier: string]: unknown }, now: number, reading?: { readonly time: number | undefined; readonly qos: 0 | 1 }): string {
     this.#now = now;
     this.#checkRoom();
-    const model = this.#model;
-    if (model) {
+    const compiled = this.#compiled;
+    // A reading from the log carries its own time (undefined: not known, the platform stamps it).
+    const time = reading ? reading.time : this.#epoch();
+    let id: string;
+    let payload: Uint8Array;
+    if (compiled !== null) {
+      // One pass checks each value, writes its entry (payload.ts propertyPost's format) and keeps it
+      // as the last known one; a refusal puts the earlier ones back (#restore).
+      const end = entryEnd(time);
+      const touched = this.#touched;
+      let n = 0;
+      let body = "";
       for (const identifier in params) {
         const value = params[identifier];
         if (value === undefined) continue;
-        const spec = specOf(model, identifier);
-        if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
-        const problem = checkValue(spec, value);
-        if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+        const c = compiled[identifier];
+        if (c === undefined) throw this.#restore(n, `${identifier} is not in the thing model (the platform would answer 309)`);
+        if (typeof value === "number" && value >= c.min && value <= c.max && (!c.integer || value % 1 === 0)) {
+          body += (n === 0 ? '"' : ',"') + identifier + '":{"value":' + value + end;
+        } else {
+          const problem = checkValue(c.spec, value);
+          if (problem) throw this.#restore(n, `${identifier} ${problem} (the platform would answer 302)`);
+          body += (n === 0 ? '"' : ',"') + identifier + entryText(value, time, end);
+        }
+        c.previous = c.last;
+        c.last = value;
+        touched[n++] = c;
       }
+      id = this.#ids.next();
+      if (n === 0) throw new OneNetError("onenet: property post with no values");
+      payload = new Uint8Array(ArrayBuffer.fromString('{"id":"' + id + POST_HEAD + body + "}}"));
+    } else {
+      const model = this.#model;
+      if (model) {
+        for (const identifier in params) {
+          const value = params[identifier];
+          if (value === undefined) continue;
+          const spec = specOf(model, identifier);
+          if (!spec) throw new OneNetError(`onenet: report: ${identifier} is not in the thing model (the platform would answer 309)`);
+          const problem = checkValue(spec, value);
+          if (problem) throw new OneNetError(`onenet: report: ${identifier} ${problem} (the platform would answer 302)`);
+        }
+      }
+      id = this.#ids.next();
+      payload = propertyPost(id, params, time);
+      for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
     }
-    const id = this.#ids.next();
-    // A reading from the log carries its own time (undefined: not known, the platform stamps it).
-    const payload = propertyPost(id, params, reading ? reading.time : this.#epoch());
-    for (const identifier in params) if (params[identifier] !== undefined) this.#values.set(identifier, params[identifier]);
-    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_POST, topic: this.topics.propertyPost, payload, qos: reading ? reading.qos : 1, id, deadline: 0 });
     return id;
   }
 
@@ -333,7 +378,7 @@ export class OneNetDevice {
     this.#checkRoom();
     const id = this.#ids.next();
     const payload = historyPost(id, series, scratch);
-    this.#enqueue(this.#posts, { kind: KIND_HISTORY, topic: this.topics.historyPost, payload, qos: 0, id });
+    this.#enqueue(this.#posts, { kind: KIND_HISTORY, topic: this.topics.historyPost, payload, qos: 0, id, deadline: 0 });
     return id;
   }
 
@@ -343,7 +388,7 @@ export class OneNetDevice {
     this.#checkRoom();
     const id = this.#ids.next();
     const payload = eventPost(id, identifier, value, this.#epoch());
-    this.#enqueue(this.#posts, { kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id });
+    this.#enqueue(this.#posts, { kind: KIND_EVENT, topic: this.topics.eventPost, payload, qos: 1, id, deadline: 0 });
     return id;
   }
 
@@ -355,25 +400,27 @@ export class OneNetDevice {
     this.#now = now;
     checkPublish(this.topics, topic, qos, retain);
     this.#checkRoom();
-    this.#enqueue(reply ? this.#replies : this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "" });
+    this.#enqueue(reply ? this.#replies : this.#posts, { kind: KIND_RAW, topic, payload, qos: qos as 0 | 1, id: "", deadline: 0 });
   }
 
   /** Handles a message from the broker. Returns true if it was a OneNET message for this device. */
   onMessage(topic: string, payload: Uint8Array, now: number): boolean {
     this.#now = now;
-    const kind = this.topics.classify(topic);
+    // a post reply, the message of every report, without the call (on XS it costs more than the compare)
+    const topics = this.topics;
+    const kind = topic === topics.propertyPostReply ? DOWN_POST_REPLY : topics.classify(topic);
     if (this.#options.log?.enabled("DEBUG")) {
       this.#options.log.log("DEBUG", "onenet", "received", { topic: topic.slice(this.topics.prefix.length), bytes: payload.length, known: kind !== DOWN_NONE });
     }
     switch (kind) {
       case DOWN_POST_REPLY:
-        this.#onReply(payload, KIND_POST);
+        this.#onReply(payload, KIND_POST, "property");
         return true;
       case DOWN_EVENT_REPLY:
-        this.#onReply(payload, KIND_EVENT);
+        this.#onReply(payload, KIND_EVENT, "event");
         return true;
       case DOWN_HISTORY_REPLY:
-        this.#onReply(payload, KIND_HISTORY);
+        this.#onReply(payload, KIND_HISTORY, "history");
         return true;
       case DOWN_SET:
         this.#onSet(payload);
@@ -408,8 +455,12 @@ export class OneNetDevice {
       this.#options.onMissing?.(a.id);
     }
     if (awaiting.length > 0) next = awaiting[0].deadline;
-    if (this.queued > 0 && now >= this.#nextSend) {
-      const queue = this.#replies.length > 0 ? this.#replies : this.#posts;
+    // The queues' lengths read here, not through the `queued` getter: on XS a getter call costs
+    // several times the sum, and this runs twice a report.
+    const replies = this.#replies;
+    const posts = this.#posts;
+    if ((replies.length > 0 || posts.length > 0) && now >= this.#nextSend) {
+      const queue = replies.length > 0 ? replies : posts;
       // Out of the queue and the pacing mark moved before the hand-over: the MQTT client's publish
       // runs its own loop, which can call back here (onDrain); a nested pass then found this message
       // still first and due, sent it twice, and the outer pass dropped the next one unsent.
@@ -419,7 +470,7 @@ export class OneNetDevice {
         if (now + this.#replyTimeout < next && m.id) next = now + this.#replyTimeout;
       } else queue.unshift(m);
     }
-    if (this.queued > 0 && this.#nextSend < next) next = this.#nextSend;
+    if ((replies.length > 0 || posts.length > 0) && this.#nextSend < next) next = this.#nextSend;
     return next;
   }
 
@@ -436,8 +487,11 @@ export class OneNetDevice {
       this.#options.log.log("DEBUG", "onenet", "sent", { topic: m.topic.slice(this.topics.prefix.length), id: m.id || undefined, bytes: m.payload.length, qos: m.qos });
     }
     if (m.kind === KIND_POST || m.kind === KIND_EVENT || m.kind === KIND_HISTORY) {
-      this.#awaiting.push({ id: m.id, kind: m.kind, deadline: replyDeadline });
-      this.#trimAwaiting();
+      // the message itself waits for the reply (no object per post), without its bytes, which the client holds now
+      m.payload = NO_BYTES;
+      m.deadline = replyDeadline;
+      this.#awaiting.push(m);
+      if (this.#awaiting.length > 64) this.#trimAwaiting();
     }
     return true;
   }
@@ -457,7 +511,7 @@ export class OneNetDevice {
   }
 
   #checkRoom(): void {
-    if (this.queued >= this.#queueLimit) {
+    if (this.#replies.length + this.#posts.length >= this.#queueLimit) {
       throw new OneNetError(`onenet: uplink queue full (${this.#queueLimit} waiting at 1 message/s); message refused`);
     }
   }
@@ -469,6 +523,24 @@ export class OneNetDevice {
       this.stats.missingReplies++;
       this.#options.onMissing?.(a.id);
     }
+  }
+
+  /** A refused report: the `n` values it already kept go back to what they were; returns the error to throw. */
+  #restore(n: number, why: string): OneNetError {
+    const touched = this.#touched;
+    for (let i = 0; i < n; i++) touched[i].last = touched[i].previous;
+    return new OneNetError(`onenet: report: ${why}`);
+  }
+
+  #remember(identifier: string, value: unknown): void {
+    const c = this.#compiled?.[identifier];
+    if (c !== undefined) c.last = value;
+    else this.#values.set(identifier, value);
+  }
+
+  #recall(identifier: string): unknown {
+    const c = this.#compiled?.[identifier];
+    return c !== undefined ? c.last : this.#values.get(identifier);
   }
 
   #epoch(): number | undefined {
@@ -490,7 +562,7 @@ export class OneNetDevice {
       }
     }
     const text = msg.length > REPLY_MSG_MAX ? msg.slice(0, REPLY_MSG_MAX - 1) + "…" : msg;
-    this.#enqueue(replies, { kind: KIND_REPLY, topic, payload: reply(id, code, text, data), qos: 0, id: "" });
+    this.#enqueue(replies, { kind: KIND_REPLY, topic, payload: reply(id, code, text, data), qos: 0, id: "", deadline: 0 });
   }
 
   /** Queues `m`, unless it can never be sent: then it is dropped with an error, never left to block the queue. */
@@ -504,15 +576,14 @@ export class OneNetDevice {
     queue.push(m);
   }
 
-  #onReply(payload: Uint8Array, kind: number): void {
+  #onReply(payload: Uint8Array, kind: number, what: "property" | "event" | "history"): void {
     let r: Reply;
     try {
-      r = parseReply(payload);
+      r = parseReplyInto(payload, this.#reply);
     } catch (e) {
       this.#log("WARN", `unreadable post reply: ${(e as Error).message}`);
       return;
     }
-    const what = kindName(kind);
     // the oldest awaiting post with this id (without a boot number ids restart at "1" after a reboot, so the oldest is the likelier match)
     const awaiting = this.#awaiting;
     let known = false;
@@ -589,7 +660,7 @@ export class OneNetDevice {
         }
         if (verdict === false) refused.push(`${identifier} (not applied)`);
         else if (typeof verdict === "string") refused.push(`${identifier} (${verdict})`);
-        else this.#values.set(identifier, value);
+        else this.#remember(identifier, value);
       }
     }
     if (refused.length === 0) {
@@ -620,7 +691,7 @@ export class OneNetDevice {
         continue;
       }
       let value = this.#options.onGet ? this.#options.onGet(identifier) : undefined;
-      if (value === undefined) value = this.#values.get(identifier);
+      if (value === undefined) value = this.#recall(identifier);
       if (value === undefined) missing.push(identifier);
       else data[identifier] = value;
     }

@@ -4,6 +4,7 @@
 // and to check property-set values before the app applies them.
 
 import { LIMITS } from "./config";
+import { isIdentifier } from "./payload";
 
 export type ValueType = "int32" | "float" | "double" | "bool" | "string";
 
@@ -58,4 +59,48 @@ export function checkValue(spec: PropertySpec, value: unknown): string | undefin
       return undefined;
     }
   }
+}
+
+/**
+ * One property of a model made ready for the report path: its range as two plain numbers, so that a
+ * number is checked by comparisons alone (on XS a call costs as much as the whole check).
+ */
+export interface CompiledSpec {
+  readonly spec: PropertySpec;
+  /**
+   * Accepted numbers: min <= value <= max. Open bounds are ±Number.MAX_VALUE, so a pass also means
+   * finite (NaN fails every comparison); a non-numeric type has min > max, so no number passes.
+   */
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+  /** The last value reported or set: the property get's fallback. */
+  last: unknown;
+  /** `last` before the report being checked, put back if that report is refused. */
+  previous: unknown;
+}
+
+/** Identifier -> compiled spec, without a prototype: "toString" or "__proto__" from the cloud find nothing. */
+export type CompiledModel = { readonly [identifier: string]: CompiledSpec | undefined };
+
+/**
+ * The model compiled once for one device (it holds the device's last values); null when one of its
+ * identifiers is not one the platform allows: such a model takes the general path, which says so.
+ */
+export function compileModel(model: ThingModel): CompiledModel | null {
+  const out: { [identifier: string]: CompiledSpec } = Object.create(null) as { [identifier: string]: CompiledSpec };
+  for (const identifier of Object.keys(model)) {
+    if (!isIdentifier(identifier)) return null;
+    const spec = model[identifier];
+    const numeric = spec.type === "int32" || spec.type === "float" || spec.type === "double";
+    out[identifier] = {
+      spec,
+      min: numeric ? Math.max(spec.min ?? -Number.MAX_VALUE, -Number.MAX_VALUE) : Infinity,
+      max: numeric ? Math.min(spec.max ?? Number.MAX_VALUE, Number.MAX_VALUE) : -Infinity,
+      integer: spec.type === "int32",
+      last: undefined,
+      previous: undefined,
+    };
+  }
+  return out;
 }

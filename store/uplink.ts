@@ -137,7 +137,8 @@ export class Uplink {
     let id = "";
     // While a backlog drains, live posts thin out to one per LIVE_GAP so that history gets most of
     // the 1 message/s uplink (a device reporting every second would otherwise never catch up).
-    const backlog = this.#ring.pending - 1 - this.#liveIds.length > 0;
+    const pending = this.#ring.pending; // unchanged below: replies only note slots (#settle marks them)
+    const backlog = pending - 1 - this.#liveIds.length > 0;
     if (link.online && this.#liveIds.length < LIVE_MAX && (!backlog || uptime - this.#lastLive >= LIVE_GAP)) {
       this.#lastLive = uptime;
       try {
@@ -153,7 +154,10 @@ export class Uplink {
     // The next batch goes from the scheduler's turn, not from under the report: built and written
     // here it reached the socket's write 370 slots deep, and the SDK's TLS write runs below that
     // (an overflow of the board's 512-slot stack in the XS lane, a TLS drain after an outage).
-    this.#kick();
+    // No turn when that pump could only return (the usual case: every pending reading is a live post
+    // awaiting its reply, and the marks were settled above); a turn of the event loop costs more
+    // than the whole report's store work.
+    if (this.#resend || pending > this.#liveSlots.length) this.#kick();
     return id;
   }
 

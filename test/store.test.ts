@@ -152,6 +152,25 @@ test("a corrupt record or block is skipped and counted; the rest is read", () =>
   assert.deepEqual(times, expected);
 });
 
+test("record check: FNV-1a over the first 28 bytes as little-endian words, as records already in flash were written", () => {
+  const name = fresh(2);
+  const log = open(name);
+  log.append({ temp: -12.34, humi: 56.78, press: 1001.5, rssi: -70 }, 1234, EPOCH + 5);
+  log.append({ temp: 21 }, 99_000, undefined);
+  const flash = FlashStorage.open({ path: name });
+  for (let slot = 0; slot < 3; slot++) {
+    const bytes = new Uint8Array(32);
+    flash.read(bytes, slot * 32);
+    const v = new DataView(bytes.buffer);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < 28; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
+    let c = (h ^ (h >>> 16)) & 0xffff;
+    if (c === 0xffff) c = 0xfffe;
+    assert.equal(v.getUint16(28, true), c, `slot ${slot}`);
+  }
+  assert.equal(open(name).pending, 2, "and boot trusts them");
+});
+
 test("readings without a clock are re-based when it is known, also after a reboot; an earlier boot that never knew it loses them, counted", () => {
   const name = fresh(4);
   // boot A: offline without a clock, then the reboot; nothing can ever date these two

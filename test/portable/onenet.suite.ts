@@ -211,6 +211,37 @@ suite("onenet payloads", (test) => {
   test("property post without a known clock carries no time", () => {
     assert.equal(text(propertyPost("1", { humi: 41 })), '{"id":"1","version":"1.0","params":{"humi":{"value":41}}}');
   });
+  test("property post is written as text byte for byte as JSON.stringify writes the nested objects", () => {
+    // The reference: the message as plain objects, serialised by the engine (what the platform parses).
+    const nested = (id: string, params: { [k: string]: unknown }, time?: number): string => {
+      const out: { [k: string]: unknown } = {};
+      for (const k in params) if (params[k] !== undefined) out[k] = time === undefined ? { value: params[k] } : { value: params[k], time: Math.floor(time) };
+      return JSON.stringify({ id, version: "1.0", params: out });
+    };
+    const cases: { [k: string]: unknown }[] = [
+      { temp: 23.6, humi: 0.1 + 0.2, press: 1e21, rssi: -0, heap: 2147483647, tiny: -1.5e-7, big: 123456789012345680000 },
+      { b: 1, 7: 2, a: 3, 0: true, skipped: undefined },
+      { note: 'q"\\\n\u0001 温度 🌡', on: false, obj: { code: 1, msg: "x", list: [1, "二"] } },
+      { odd: { toJSON: () => undefined }, n: 5 },
+    ];
+    for (const params of cases) {
+      for (const time of [undefined, 1700000000000, 1700000000000.75, NaN]) {
+        assert.equal(text(propertyPost("42", params, time)), nested("42", params, time), `${JSON.stringify(params)} at ${time}`);
+      }
+    }
+  });
+  test("report: the checked one-pass post has the bytes of the nested objects too", () => {
+    const { device, link } = setup({ epoch: 1700000000000.5 });
+    device.onConnected(0);
+    const all = { temp: -40, humi: 100, press: 1013.25, rssi: -0, heap: 2147483647, uptime: 0, backlog: 7, interval: 10, led: true };
+    device.report(all, 0);
+    device.report({ temp: 0.1 + 0.2, humi: undefined }, 0, { time: undefined, qos: 0 });
+    runUntil(device, 0, 3000);
+    const out: { [k: string]: unknown } = {};
+    for (const k in all) out[k] = { value: all[k as keyof typeof all], time: 1700000000000 };
+    assert.equal(link.sent[0].payload, JSON.stringify({ id: "1", version: "1.0", params: out }));
+    assert.equal(link.sent[1].payload, JSON.stringify({ id: "2", version: "1.0", params: { temp: { value: 0.1 + 0.2 } } }));
+  });
   test("property post refuses NaN, Infinity and bad identifiers locally", () => {
     assert.throws(() => propertyPost("1", { temp: NaN }), OneNetError, /temp: value NaN/);
     assert.throws(() => propertyPost("1", { temp: Infinity }), OneNetError, /not a finite number/);
@@ -481,6 +512,16 @@ suite("onenet device", (test) => {
     device.onMessage(device.topics.propertyGet, utf8Encode('{"id":"51","params":["humi"]}'), 3000);
     runUntil(device, 3000, 5000);
     assert.deepEqual(json(utf8Encode(link.sent[2].payload)), { id: "51", code: 100, msg: "no value for: humi", data: {} });
+  });
+  test("property get: a refused report leaves the last reported values as they were", () => {
+    const { device, link } = setup({});
+    device.onConnected(0);
+    device.report({ temp: 22.5, humi: 40 }, 0);
+    assert.throws(() => device.report({ temp: 23, humi: 101 }, 0), OneNetError, /humi out of range/);
+    assert.throws(() => device.report({ temp: 24, tmp: 1 }, 0), OneNetError, /309/);
+    device.onMessage(device.topics.propertyGet, utf8Encode('{"id":"52","params":["temp","humi"]}'), 0);
+    runUntil(device, 0, 100);
+    assert.deepEqual(json(utf8Encode(link.sent[0].payload)), { id: "52", code: 200, msg: "success", data: { temp: 22.5, humi: 40 } });
   });
   test("hostile get: inherited names (toString, __proto__, constructor) are unknown identifiers, answered 100, nothing thrown", () => {
     const { device, link } = setup({});
