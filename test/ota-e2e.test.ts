@@ -8,22 +8,19 @@
 //   - a real update from A to B with the link cut mid-download resumes at the last written byte,
 //     completes (101), the board restarts into B, which reports B and 201; every reading taken
 //     before, during and after the update reaches the platform.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHUNK } from "../onenet/ota.ts";
-import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
+import { startEmulator } from "../tools/emulator/index.ts";
 import { untilOta } from "../tools/emulator/testing.ts";
 import { buildImage } from "../tools/sim/image.ts";
 import { SLOT_BYTES } from "../tools/sim/lib/otadata.ts";
-import { startSim } from "./helpers/sim-start.ts";
+import { endToEnd, startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "ota-e2e-"));
+const { dir, own } = endToEnd("ota-e2e-");
 const DEVICE = { product: "OtaE2E0001", device: "ota-dev-1", key: "b3RhLWUyZS10ZXN0LWtleS0wMDAwMDAwMDAwMDE=" };
 
 /** HTTP API proxy: `cutAfter` cuts a download connection after that many body bytes; `corrupt` flips one body byte of the next download. */
@@ -85,20 +82,10 @@ class ApiProxy {
   }
 }
 
-let child: ChildProcess | undefined;
-let emulator: Emulator | undefined;
-let proxy: ApiProxy | undefined;
-after(async () => {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
-  await proxy?.close();
-  await emulator?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 test("npm start: OTA from A to B through the emulator (same version, too large, MD5, resume, restart, 201, readings kept)", { timeout: 600_000 }, async () => {
   const imageB = await buildImage("1.1.0");
-  emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
-  proxy = new ApiProxy(emulator.httpPort);
+  const emulator = own(await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} }));
+  const proxy = own(new ApiProxy(emulator.httpPort));
   await proxy.listen();
   const temps = new Set<number>();
   emulator.events.on("event", (e: { type: string; identifier?: string; time?: number; device?: string }) => {
@@ -109,8 +96,8 @@ test("npm start: OTA from A to B through the emulator (same version, too large, 
   const same = emulator.startOta(new Uint8Array(1000).fill(1), "1.0.0");
 
   let out = "";
-  child = startSim(DEVICE, ["host=127.0.0.1", `port=${emulator.port}`, "tls=0", "interval=1", `otaHost=127.0.0.1`, `otaPort=${proxy.port}`, "otaTls=0",
-    `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
+  const child = own(startSim(DEVICE, ["host=127.0.0.1", `port=${emulator.port}`, "tls=0", "interval=1", `otaHost=127.0.0.1`, `otaPort=${proxy.port}`, "otaTls=0",
+    `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text)));
   const tail = (): string => out.slice(-4000);
   const entry = { product: DEVICE.product, device: DEVICE.device };
 

@@ -5,37 +5,24 @@
 // answered. After `otaProve` seconds B restarts without marking itself valid, the bootloader boots A
 // again, A tells the platform the upgrade failed (207) and keeps its version, and every reading taken
 // on A, on B and on A again reaches the platform once the link is back.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
+import { startEmulator } from "../tools/emulator/index.ts";
 import { untilOta } from "../tools/emulator/testing.ts";
 import { buildImage } from "../tools/sim/image.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
-import { startSim } from "./helpers/sim-start.ts";
+import { endToEnd, startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "ota-rollback-"));
+const { dir, own } = endToEnd("ota-rollback-");
 const DEVICE = { product: "OtaRollbk1", device: "ota-rb-1", key: "b3RhLXJvbGxiYWNrLXRlc3Qta2V5LTAwMDAwMDAwMDE=" };
 const PROVE_S = 30;
 
-let child: ChildProcess | undefined;
-let emulator: Emulator | undefined;
-let mqtt: FaultProxy | undefined;
-after(async () => {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
-  await mqtt?.close();
-  await emulator?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 test(`npm start: an image that cannot prove itself within otaProve=${PROVE_S} s restarts into the previous one, which reports 207`, { timeout: 600_000 }, async () => {
   const imageB = await buildImage("1.1.0");
-  emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
-  mqtt = new FaultProxy(emulator.port);
+  const emulator = own(await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} }));
+  const mqtt = own(new FaultProxy(emulator.port));
   await mqtt.listen();
   const temps = new Set<number>();
   emulator.events.on("event", (e: { type: string; identifier?: string; time?: number }) => {
@@ -43,8 +30,8 @@ test(`npm start: an image that cannot prove itself within otaProve=${PROVE_S} s 
   });
 
   let out = "";
-  child = startSim(DEVICE, ["host=127.0.0.1", `port=${mqtt.port}`, "tls=0", "interval=2", "otaHost=127.0.0.1", `otaPort=${emulator.httpPort}`, "otaTls=0",
-    `otaProve=${PROVE_S}`, `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
+  const child = own(startSim(DEVICE, ["host=127.0.0.1", `port=${mqtt.port}`, "tls=0", "interval=2", "otaHost=127.0.0.1", `otaPort=${emulator.httpPort}`, "otaTls=0",
+    `otaProve=${PROVE_S}`, `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text)));
   const tail = (): string => out.slice(-4000);
   const entry = { product: DEVICE.product, device: DEVICE.device };
 

@@ -2,34 +2,21 @@
 // every second to the OneNET emulator through a fault proxy. The link is cut and refused for 90 s: the
 // readings taken meanwhile wait in the readings log (store/) and, once the link is back, every one of
 // them reaches the platform (live or in history batches) at its own time, while live reports go on.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmulator, type Emulator } from "../tools/emulator/index.ts";
+import { startEmulator } from "../tools/emulator/index.ts";
 import { FaultProxy } from "./helpers/fault-proxy.ts";
-import { startSim } from "./helpers/sim-start.ts";
+import { endToEnd, startSim } from "./helpers/sim-start.ts";
 import { until } from "./helpers/wait.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "store-e2e-"));
+const { dir, own } = endToEnd("store-e2e-");
 const DEVICE = { product: "StoreE2E01", device: "logger-1", key: "c3RvcmUtZTJlLXRlc3Qta2V5LTAwMDAwMDAwMDE=" };
 const OUTAGE_MS = 90_000;
 
-let child: ChildProcess | undefined;
-let emulator: Emulator | undefined;
-let proxy: FaultProxy | undefined;
-after(async () => {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
-  await proxy?.close();
-  await emulator?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 test(`npm start through a ${OUTAGE_MS / 1000} s outage at a 1 s interval: every reading reaches the platform once, at its own time`, { timeout: 300_000 }, async () => {
-  emulator = await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} });
-  proxy = new FaultProxy(emulator.port);
+  const emulator = own(await startEmulator({ host: "127.0.0.1", port: 0, httpPort: 0, devices: [DEVICE], log: () => {} }));
+  const proxy = own(new FaultProxy(emulator.port));
   await proxy.listen();
   // The platform's record: each reading's time (temp is in every reading here), live or back-filled,
   // with its value (a resend after a lost reply is the same point: same time, same value).
@@ -47,7 +34,7 @@ test(`npm start through a ${OUTAGE_MS / 1000} s outage at a 1 s interval: every 
   });
 
   let out = "";
-  child = startSim(DEVICE, ["host=127.0.0.1", `port=${proxy.port}`, "tls=0", "interval=1", `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text));
+  const child = own(startSim(DEVICE, ["host=127.0.0.1", `port=${proxy.port}`, "tls=0", "interval=1", `flash=${join(dir, "flash.json")}`, "fresh=1"], (text) => (out += text)));
   const readings = (): number => (out.match(/ INFO app: report (id|temp)=/g) ?? []).length;
 
   await until(() => temps.size >= 3, "three live readings at the platform", 60_000);
