@@ -48,8 +48,6 @@ export class OneNetClient {
   readonly #options: OneNetClientOptions;
   #timer: Timer | undefined;
   #timerAt = Infinity;
-  /** The device's login state, kept here on its changes: `online` is read several times a report. */
-  #online = false;
   readonly #onTimer: () => void;
   readonly #uptime: Uptime;
 
@@ -103,7 +101,6 @@ export class OneNetClient {
     client.onConnect = () => {
       try {
         // the outbox's messages go out again right now: the profile's uplink waits their turns (1 message/s)
-        this.#online = true; // as the device is from the first line of onConnected on
         this.device.onConnected(this.#uptime.now(), this.mqtt.outbox.length);
         options.onOnline?.(true);
         this.#service();
@@ -113,8 +110,7 @@ export class OneNetClient {
     };
     client.onClose = () => {
       try {
-        if (this.#online) {
-          this.#online = false;
+        if (this.device.connected) {
           this.device.onDisconnected(this.#uptime.now());
           options.onOnline?.(false);
         }
@@ -163,7 +159,7 @@ export class OneNetClient {
   }
 
   get online(): boolean {
-    return this.#online;
+    return this.device.connected;
   }
 
   /** Queues a property report; returns its id. Throws OneNetError when refused (see OneNetDevice.report). */

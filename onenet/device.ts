@@ -121,6 +121,9 @@ const KIND_REPLY = 2;
 const KIND_RAW = 3;
 const KIND_HISTORY = 4;
 
+/** Posts awaited at most; past it the oldest counts as a missing reply. */
+const AWAITED_MAX = 64;
+
 /** A message waiting for its uplink slot; a post once sent waits for its reply as the same object. */
 interface Outgoing {
   readonly kind: number;
@@ -491,7 +494,7 @@ export class OneNetDevice {
       m.payload = NO_BYTES;
       m.deadline = replyDeadline;
       this.#awaiting.push(m);
-      if (this.#awaiting.length > 64) this.#trimAwaiting();
+      if (this.#awaiting.length > AWAITED_MAX) this.#trimAwaiting();
     }
     return true;
   }
@@ -518,7 +521,7 @@ export class OneNetDevice {
 
   #trimAwaiting(): void {
     // bounded: the oldest unanswered id goes first
-    while (this.#awaiting.length > 64) {
+    while (this.#awaiting.length > AWAITED_MAX) {
       const a = this.#awaiting.shift()!;
       this.stats.missingReplies++;
       this.#options.onMissing?.(a.id);
